@@ -1,0 +1,342 @@
+//! The append path: reserve in the tail, find the segment of the reserved generation,
+//! write and publish; roll to the next segment when a reservation reaches the end.
+//!
+//! The hot path takes no lock: the segment of a generation is found in a per-thread
+//! cache (`WRITE_CACHE`), refilled under the segment-table mutex once per roll per
+//! thread. A cached segment stays mapped until the thread next misses, which is why a
+//! retired segment's disk space can be held by an idle thread (docs/DURABILITY.md).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use crate::entry::Entry;
+use crate::error::{Error, Result};
+use crate::flush::Frontier;
+use crate::format::frame::{FrameKind, FRAME_HEADER_LEN};
+use crate::format::limits::BATCH_ENTRIES_MAX;
+use crate::lsn::Lsn;
+use crate::region::{self, classify, Reservation, Tail, GENERATION_MASK};
+use crate::segment::Segment;
+use crate::storage::Storage;
+use crate::sync::{self, lock, AtomicU64, Arc, Mutex, Ordering};
+
+/// Writable segments remembered per generation (older ones are only read).
+const WRITABLE_KEPT: usize = 8;
+
+thread_local! {
+    static WRITE_CACHE: RefCell<Option<CachedSegment>> = const { RefCell::new(None) };
+}
+
+#[derive(Debug)]
+struct CachedSegment {
+    log_uid: u64,
+    generation: u64,
+    segment: Arc<Segment>,
+}
+
+/// The segment table. Guarded by `Log::segments`.
+#[derive(Debug, Default)]
+pub(crate) struct Segments {
+    /// Every live segment by base LSN (readers, flusher, recovery).
+    pub(crate) by_base: BTreeMap<u64, Arc<Segment>>,
+    /// The newest segments by full generation; the back is the active one.
+    writable: VecDeque<(u64, Arc<Segment>)>,
+    /// The next segment, created ahead of need.
+    spare: Option<Arc<Segment>>,
+}
+
+impl Segments {
+    /// The segment holding `lsn`, or starting exactly at it.
+    pub(crate) fn find(&self, lsn: u64) -> Option<&Arc<Segment>> {
+        self.by_base.range(..=lsn).next_back().map(|(_, s)| s).filter(|s| s.contains(lsn))
+    }
+
+    pub(crate) fn active(&self) -> Option<&(u64, Arc<Segment>)> {
+        self.writable.back()
+    }
+}
+
+/// The shared writer state of one open journal.
+#[derive(Debug)]
+pub(crate) struct Log {
+    pub(crate) dir: PathBuf,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) journal_id: u128,
+    pub(crate) segment_size_bytes: u64,
+    uid: u64,
+    tail: Tail,
+    /// Full generation of the active segment. Written by: the roller, under `segments`
+    /// (`Release`). Read by: cache validation (`Acquire`). Invariant: its low bits equal
+    /// the tail's generation field once the roll's `roll_to` is visible.
+    active_generation: AtomicU64,
+    pub(crate) segments: Mutex<Segments>,
+    /// Serialises rolls and segment creation (so the spare and a roll never both create
+    /// the same file).
+    roll_lock: Mutex<()>,
+    pub(crate) frontier: Frontier,
+    preallocator: Mutex<Option<mpsc::Sender<u64>>>,
+}
+
+impl Log {
+    /// A log whose next append goes to `lsn` in `active` (which holds it, or ends at it).
+    pub(crate) fn new(
+        dir: PathBuf,
+        storage: Arc<dyn Storage>,
+        journal_id: u128,
+        segment_size_bytes: u64,
+        segments: Vec<Arc<Segment>>,
+        end: Lsn,
+    ) -> Log {
+        static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let mut table = Segments::default();
+        let mut active = None;
+        for seg in segments {
+            if seg.base() <= end.0 && (active.is_none() || end.0 < seg.end() || seg.base() == end.0) {
+                active = Some(Arc::clone(&seg));
+            }
+            table.by_base.insert(seg.base(), seg);
+        }
+        let offset = active.as_ref().map_or(0, |s| end.0 - s.base());
+        if let Some(seg) = active {
+            table.writable.push_back((0, seg));
+        }
+        Log {
+            dir,
+            storage,
+            journal_id,
+            segment_size_bytes,
+            uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            tail: Tail::new(0, offset),
+            active_generation: AtomicU64::new(0),
+            segments: Mutex::new(table),
+            roll_lock: Mutex::new(()),
+            frontier: Frontier::new(end.0),
+            preallocator: Mutex::new(None),
+        }
+    }
+
+    /// Appends one entry frame per chunk of at most `BATCH_ENTRIES_MAX` entries (and at
+    /// most what fits in a segment); returns the first frame's LSN and the end LSN.
+    pub(crate) fn append_entries(&self, entries: &[Entry]) -> Result<(Lsn, Lsn)> {
+        let per_frame = self.entries_per_frame();
+        let mut first = None;
+        let mut end = Lsn::ZERO;
+        for chunk in entries.chunks(per_frame) {
+            let len = region::entries_frame_len(chunk.len());
+            let lsn = self.append_frame(len, |seg, at, lsn, durable| {
+                region::write_entries(seg.data(), at, lsn, durable, chunk);
+            })?;
+            first.get_or_insert(lsn);
+            end = Lsn(lsn.0 + len as u64);
+        }
+        let first = first.ok_or(Error::InvalidOptions { field: "entries", reason: "an empty batch".into() })?;
+        Ok((first, end))
+    }
+
+    /// Appends one frame with an opaque payload.
+    pub(crate) fn append_bytes(&self, kind: FrameKind, payload: &[u8]) -> Result<(Lsn, Lsn)> {
+        let len = crate::format::frame::frame_len(payload.len());
+        let max = self.capacity_min();
+        if len as u64 > max {
+            return Err(Error::TooLarge { what: "frame", bytes: len as u64, max });
+        }
+        let lsn = self.append_frame(len, |seg, at, lsn, durable| {
+            region::write_bytes(seg.data(), at, lsn, durable, kind, payload);
+        })?;
+        Ok((lsn, Lsn(lsn.0 + len as u64)))
+    }
+
+    /// Appends an empty padding frame: a marker whose header carries the durable frontier.
+    pub(crate) fn append_marker(&self) -> Result<(Lsn, Lsn)> {
+        let lsn = self.append_frame(FRAME_HEADER_LEN, |seg, at, lsn, durable| {
+            region::write_padding(seg.data(), at, lsn, durable, FRAME_HEADER_LEN);
+        })?;
+        Ok((lsn, Lsn(lsn.0 + FRAME_HEADER_LEN as u64)))
+    }
+
+    #[inline]
+    fn append_frame(&self, len: usize, write: impl Fn(&Segment, usize, u64, u64)) -> Result<Lsn> {
+        self.frontier.check_poison()?;
+        let len = len as u64;
+        let mut round = 0;
+        loop {
+            let (generation, offset) = self.tail.reserve(len);
+            let outcome = self.with_segment(generation, |seg| {
+                match classify(generation, offset, len, seg.capacity()) {
+                    Reservation::Fits { offset, .. } => {
+                        let lsn = seg.base() + offset;
+                        let at = seg.word_at(lsn);
+                        write(seg, at, lsn, self.frontier.durable_hint());
+                        Some(Lsn(lsn))
+                    }
+                    Reservation::MustRoll { offset, .. } => {
+                        self.pad_to_end(seg, offset);
+                        None
+                    }
+                    Reservation::Full { .. } => None,
+                }
+            })?;
+            if let Some(lsn) = outcome {
+                return Ok(lsn);
+            }
+            self.roll(generation)?;
+            sync::backoff(&mut round);
+        }
+    }
+
+    fn entries_per_frame(&self) -> usize {
+        let room = self.capacity_min().saturating_sub(FRAME_HEADER_LEN as u64) / crate::entry::ENTRY_LEN as u64;
+        usize::try_from(room).unwrap_or(usize::MAX).clamp(1, BATCH_ENTRIES_MAX)
+    }
+
+    /// Data capacity of a new segment: the largest frame that can always be placed.
+    fn capacity_min(&self) -> u64 {
+        self.segment_size_bytes - crate::format::segment_header::SEGMENT_HEADER_LEN as u64
+    }
+
+    fn pad_to_end(&self, seg: &Segment, offset: u64) {
+        let room = seg.capacity() - offset;
+        if room >= FRAME_HEADER_LEN as u64 {
+            let lsn = seg.base() + offset;
+            let len = usize::try_from(room).unwrap_or(usize::MAX);
+            region::write_padding(seg.data(), seg.word_at(lsn), lsn, self.frontier.durable_hint(), len);
+        }
+        // Fewer than a header's bytes left: they stay zero, and readers skip them.
+    }
+
+    /// Runs `f` on the segment of `generation`, from the thread's cache when it can.
+    #[inline]
+    fn with_segment<R>(&self, generation: u64, f: impl FnOnce(&Segment) -> R) -> Result<R> {
+        let active = self.active_generation.load(Ordering::Acquire); // pairs with roll's Release
+        WRITE_CACHE.with(|cell| {
+            let mut cache = cell.borrow_mut();
+            let hit = cache.as_ref().is_some_and(|c| {
+                c.log_uid == self.uid
+                    && c.generation & GENERATION_MASK == generation
+                    && active.wrapping_sub(c.generation) < WRITABLE_KEPT as u64
+            });
+            if !hit {
+                *cache = Some(self.lookup_writable(generation)?);
+            }
+            let seg = cache.as_ref().map(|c| Arc::clone(&c.segment));
+            drop(cache);
+            seg.map(|s| f(&s)).ok_or_else(|| self.lost_generation(generation))
+        })
+    }
+
+    fn lookup_writable(&self, generation: u64) -> Result<CachedSegment> {
+        let table = lock(&self.segments);
+        table
+            .writable
+            .iter()
+            .rev()
+            .find(|(g, _)| g & GENERATION_MASK == generation)
+            .map(|(g, s)| CachedSegment { log_uid: self.uid, generation: *g, segment: Arc::clone(s) })
+            .ok_or_else(|| self.lost_generation(generation))
+    }
+
+    fn lost_generation(&self, generation: u64) -> Error {
+        Error::io(&self.dir, "append", std::io::Error::other(format!("segment generation {generation} is not writable")))
+    }
+
+    /// Rolls from `generation` to the next segment, unless another thread already has.
+    ///
+    /// Lock order: `roll_lock`, then `segments` (held only briefly, never across I/O).
+    fn roll(&self, generation: u64) -> Result<()> {
+        let _rolling = lock(&self.roll_lock);
+        if self.tail.load().0 != generation {
+            return Ok(());
+        }
+        let (full, active) = lock(&self.segments)
+            .active()
+            .map(|(g, s)| (*g, Arc::clone(s)))
+            .ok_or_else(|| self.lost_generation(generation))?;
+        let _span =
+            tracing::debug_span!("roll_over", from_base = active.base(), next_base = active.end()).entered();
+        let next = self.obtain_segment(active.end())?;
+        let mut table = lock(&self.segments);
+        table.by_base.insert(next.base(), Arc::clone(&next));
+        table.writable.push_back((full + 1, Arc::clone(&next)));
+        if table.writable.len() > WRITABLE_KEPT {
+            table.writable.pop_front();
+        }
+        // Release: pairs with the Acquire in `with_segment`.
+        self.active_generation.store(full + 1, Ordering::Release);
+        self.tail.roll_to(full + 1, 0);
+        drop(table);
+        self.request_spare(next.end());
+        Ok(())
+    }
+
+    /// The segment starting at `base`: the spare, an existing one, or a new one.
+    /// Called with `roll_lock` held.
+    fn obtain_segment(&self, base: u64) -> Result<Arc<Segment>> {
+        let mut table = lock(&self.segments);
+        if let Some(spare) = table.spare.take().filter(|s| s.base() == base) {
+            return Ok(spare);
+        }
+        if let Some(existing) = table.by_base.get(&base) {
+            return Ok(Arc::clone(existing));
+        }
+        drop(table);
+        let seg = Segment::create(&*self.storage, &self.dir, self.journal_id, base, self.segment_size_bytes)?;
+        Ok(Arc::new(seg))
+    }
+
+    /// Starts the background thread that creates the next segment ahead of need.
+    pub(crate) fn start_preallocator(self: &Arc<Log>) {
+        let (tx, rx) = mpsc::channel::<u64>();
+        let log = Arc::clone(self);
+        // The thread ends when `stop_preallocator` drops the sender.
+        let spawned = std::thread::Builder::new().name("cpj-prealloc".into()).spawn(move || {
+            while let Ok(base) = rx.recv() {
+                log.create_spare(base);
+            }
+        });
+        if spawned.is_ok() {
+            *lock(&self.preallocator) = Some(tx);
+            if let Some(end) = lock(&self.segments).active().map(|(_, s)| s.end()) {
+                self.request_spare(end);
+            }
+        }
+    }
+
+    pub(crate) fn stop_preallocator(&self) {
+        lock(&self.preallocator).take();
+    }
+
+    fn request_spare(&self, base: u64) {
+        if let Some(tx) = lock(&self.preallocator).as_ref() {
+            let _ = tx.send(base);
+        }
+    }
+
+    fn create_spare(&self, base: u64) {
+        let _rolling = lock(&self.roll_lock);
+        {
+            let table = lock(&self.segments);
+            if table.by_base.contains_key(&base) || table.spare.as_ref().is_some_and(|s| s.base() == base) {
+                return;
+            }
+        }
+        match Segment::create(&*self.storage, &self.dir, self.journal_id, base, self.segment_size_bytes) {
+            Ok(seg) => lock(&self.segments).spare = Some(Arc::new(seg)),
+            // The roll creates the segment itself and reports the error to its caller.
+            Err(e) => tracing::warn!(error = %e, base, "could not create the next segment ahead of need"),
+        }
+    }
+
+    /// The LSN just past every reservation made so far.
+    pub(crate) fn reserved_end(&self) -> Lsn {
+        let table = lock(&self.segments);
+        let (generation, offset) = self.tail.load();
+        table
+            .writable
+            .iter()
+            .rev()
+            .find(|(g, _)| g & GENERATION_MASK == generation)
+            .map_or(Lsn(self.frontier.published()), |(_, s)| Lsn(s.base() + offset.min(s.capacity())))
+    }
+}

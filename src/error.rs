@@ -1,0 +1,249 @@
+//! `Error`: every way the journal can fail, with the fields a user needs to act, and
+//! messages that say what to do next.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::lsn::Lsn;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O operation failed.
+    Io {
+        /// File or directory involved.
+        path: PathBuf,
+        /// What was being done ("create segment", "msync", …).
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The disk is full; nothing acknowledged was lost.
+    StorageFull {
+        /// File that could not be created or extended.
+        path: PathBuf,
+        /// Bytes that were asked for.
+        bytes: u64,
+    },
+    /// Another handle (this process or another) holds the journal's writer lock.
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// `host:pid` of the holder, as it wrote it.
+        holder: String,
+    },
+    /// A file was written by a newer (or unknown) format version.
+    UpgradeRequired {
+        /// The file.
+        path: PathBuf,
+        /// Version found.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// A file belongs to another journal.
+    ForeignJournal {
+        /// The file.
+        path: PathBuf,
+        /// This journal's id.
+        expected: u128,
+        /// The file's id.
+        found: u128,
+    },
+    /// Data the journal had acknowledged as durable is damaged.
+    Corrupted(Corruption),
+    /// `RecoveryMode::Strict` found a torn tail (a write that never completed).
+    TornTail {
+        /// Segment file.
+        path: PathBuf,
+        /// LSN of the first invalid frame.
+        lsn: Lsn,
+    },
+    /// An earlier msync/fsync failed; nothing after it can be acknowledged.
+    Poisoned {
+        /// The durable frontier when the failure happened: data below it is safe.
+        durable: Lsn,
+        /// What failed.
+        cause: String,
+    },
+    /// An option or argument is invalid.
+    InvalidOptions {
+        /// The field.
+        field: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// A frame or record is too large for the limits or the segment size.
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size in bytes.
+        bytes: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+    /// An LSN that is not the start of a frame in this journal.
+    InvalidLsn {
+        /// The LSN asked for.
+        lsn: Lsn,
+        /// Oldest LSN still in the journal.
+        first: Lsn,
+        /// Next LSN to be written.
+        end: Lsn,
+    },
+}
+
+/// Where and how acknowledged data is damaged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    /// The file.
+    pub path: PathBuf,
+    /// LSN of the damaged frame (or of the segment's base for header damage).
+    pub lsn: Lsn,
+    /// Byte offset in the file.
+    pub offset: u64,
+    /// What is wrong.
+    pub kind: CorruptionKind,
+}
+
+/// What is wrong with damaged data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptionKind {
+    /// A frame below the durable frontier fails its checksum or its fields.
+    Frame(crate::format::frame::FrameFault),
+    /// A checkpoint frame's checksum is valid but its record does not decode.
+    Checkpoint(String),
+    /// A segment header is damaged.
+    SegmentHeader(crate::format::segment_header::HeaderFault),
+    /// A frame with a valid checksum has a kind or flags this version does not define.
+    UnknownFrame {
+        /// The kind byte.
+        kind: u8,
+    },
+    /// Segment files do not form a contiguous LSN sequence.
+    Gap {
+        /// LSN the next segment should start at.
+        expected: Lsn,
+    },
+    /// A segment's file name disagrees with its header, or its size with the file.
+    Inconsistent(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, op, source } => write!(f, "{op} failed for {}: {source}", path.display()),
+            Error::StorageFull { path, bytes } => write!(
+                f,
+                "no space left to create {} ({bytes} bytes); nothing acknowledged was lost: \
+                 free disk space or compact the journal, then retry",
+                path.display()
+            ),
+            Error::Locked { path, holder } => write!(
+                f,
+                "journal is locked by {holder} (lock file {}); stop that process, or open a \
+                 read-only reader instead",
+                path.display()
+            ),
+            Error::UpgradeRequired { path, found, supported } => write!(
+                f,
+                "{} has format version {found}, this build reads version {supported}; \
+                 upgrade checkpoint-journal to open it",
+                path.display()
+            ),
+            Error::ForeignJournal { path, expected, found } => write!(
+                f,
+                "{} belongs to journal {found:032x}, not this journal {expected:032x}; \
+                 move the file out of the directory",
+                path.display()
+            ),
+            Error::Corrupted(c) => write!(f, "{c}"),
+            Error::TornTail { path, lsn } => write!(
+                f,
+                "torn tail at LSN {lsn} in {} (a write that never completed); open with \
+                 RecoveryMode::TolerateTornTail to truncate it",
+                path.display()
+            ),
+            Error::Poisoned { durable, cause } => write!(
+                f,
+                "journal is poisoned by an earlier I/O error ({cause}); data below LSN {durable} \
+                 is durable, later appends were not acknowledged: drop the journal and reopen it"
+            ),
+            Error::InvalidOptions { field, reason } => write!(f, "invalid option `{field}`: {reason}"),
+            Error::TooLarge { what, bytes, max } => write!(
+                f,
+                "{what} of {bytes} bytes exceeds the limit of {max} bytes; split it, or raise \
+                 segment_size_bytes"
+            ),
+            Error::InvalidLsn { lsn, first, end } => write!(
+                f,
+                "LSN {lsn} is not the start of a frame in this journal (frames span {first}..{end}); \
+                 use an LSN returned by append or read"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "corrupted data in {} at offset {} (LSN {}): {}; acknowledged data is damaged, so \
+             the journal refuses to open: restore from a backup, or open with \
+             RecoveryMode::Salvage to keep the data before LSN {}",
+            self.path.display(),
+            self.offset,
+            self.lsn,
+            self.kind,
+            self.lsn
+        )
+    }
+}
+
+impl fmt::Display for CorruptionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorruptionKind::Frame(fault) => write!(f, "frame fault {fault:?} below the durable frontier"),
+            CorruptionKind::Checkpoint(why) => write!(f, "checkpoint record does not decode: {why}"),
+            CorruptionKind::SegmentHeader(fault) => write!(f, "segment header fault {fault:?}"),
+            CorruptionKind::UnknownFrame { kind } => {
+                write!(f, "valid frame of unknown kind {kind} (written by a newer version?)")
+            }
+            CorruptionKind::Gap { expected } => write!(f, "missing segment starting at LSN {expected}"),
+            CorruptionKind::Inconsistent(what) => write!(f, "inconsistent segment: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// Wraps an I/O error with its path and operation, recognising a full disk.
+    #[must_use]
+    pub fn io(path: impl Into<PathBuf>, op: &'static str, source: io::Error) -> Error {
+        Error::Io { path: path.into(), op, source }
+    }
+
+    /// Whether this error is a full disk, in either wrapping.
+    #[must_use]
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::StorageFull { .. } => true,
+            Error::Io { source, .. } => source.kind() == io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Segment header: the first page of every segment file names the journal, the format
+//! version and the segment's base LSN.
+//!
+//! | offset | size | type    | field              | meaning                                  |
+//! |-------:|-----:|---------|--------------------|------------------------------------------|
+//! | 0      | 8    | bytes   | magic              | `89 43 50 4A 0D 0A 1A 0A` (`\x89CPJ\r\n\x1a\n`) |
+//! | 8      | 4    | u32 LE  | format_version     | 1                                        |
+//! | 12     | 4    | u32 LE  | header_len         | 4096: frames start at this file offset   |
+//! | 16     | 16   | u128 LE | journal_id         | random, chosen when the journal is made  |
+//! | 32     | 8    | u64 LE  | base_lsn           | LSN of the first byte after the header   |
+//! | 40     | 8    | u64 LE  | segment_size_bytes | the file's length, header included       |
+//! | 48     | 8    | u64 LE  | created_at_ms      | Unix time the file was created           |
+//! | 56     | 4    | u32 LE  | header_crc         | CRC32C of bytes 0..56                    |
+//! | 60     | 4    | u32 LE  | reserved           | 0                                        |
+//! | 64     | 4032 | zero    | (reserved)         | zero                                     |
+
+use crate::format::crc;
+use crate::format::limits::{SEGMENT_SIZE_ALIGN_BYTES, SEGMENT_SIZE_MAX_BYTES, SEGMENT_SIZE_MIN_BYTES};
+use crate::format::{FORMAT_VERSION, SEGMENT_MAGIC};
+
+/// Bytes reserved for the header at the start of every segment file.
+pub const SEGMENT_HEADER_LEN: usize = 4096;
+/// Bytes of the header that carry fields (the rest of the page is zero).
+pub const SEGMENT_HEADER_FIELDS_LEN: usize = CRC_END + size_of::<u32>();
+
+const MAGIC_OFFSET: usize = 0;
+const VERSION_OFFSET: usize = MAGIC_OFFSET + SEGMENT_MAGIC.len();
+const HEADER_LEN_OFFSET: usize = VERSION_OFFSET + size_of::<u32>();
+const JOURNAL_ID_OFFSET: usize = HEADER_LEN_OFFSET + size_of::<u32>();
+const BASE_LSN_OFFSET: usize = JOURNAL_ID_OFFSET + size_of::<u128>();
+const SEGMENT_SIZE_OFFSET: usize = BASE_LSN_OFFSET + size_of::<u64>();
+const CREATED_OFFSET: usize = SEGMENT_SIZE_OFFSET + size_of::<u64>();
+const CRC_OFFSET: usize = CREATED_OFFSET + size_of::<u64>();
+const CRC_END: usize = CRC_OFFSET + size_of::<u32>();
+
+const _: () = assert!(CRC_OFFSET == 56);
+const _: () = assert!(SEGMENT_HEADER_FIELDS_LEN == 64);
+const _: () = assert!(SEGMENT_HEADER_FIELDS_LEN <= SEGMENT_HEADER_LEN);
+const _: () = assert!(SEGMENT_HEADER_LEN % 8 == 0);
+
+/// The decoded fields of a segment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// The journal this segment belongs to.
+    pub journal_id: u128,
+    /// LSN of the first data byte.
+    pub base_lsn: u64,
+    /// File length, header included.
+    pub segment_size_bytes: u64,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: u64,
+}
+
+/// Why bytes are not a valid segment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderFault {
+    /// Fewer bytes than the header fields.
+    Truncated {
+        /// Bytes present.
+        found: usize,
+    },
+    /// All header bytes are zero: the file was created but its header never reached disk.
+    Unwritten,
+    /// The magic is wrong: not a segment file, or mangled by a text-mode transfer.
+    BadMagic,
+    /// A format version this build does not read.
+    UnsupportedVersion {
+        /// Version in the file.
+        found: u32,
+    },
+    /// The header checksum does not match.
+    ChecksumMismatch,
+    /// A field holds an impossible value.
+    BadField {
+        /// Which field.
+        field: &'static str,
+    },
+}
+
+impl SegmentHeader {
+    /// Data bytes after the header.
+    #[must_use]
+    pub fn capacity_bytes(&self) -> u64 {
+        self.segment_size_bytes - SEGMENT_HEADER_LEN as u64
+    }
+
+    // Format: { magic [8] | version u32 | header_len u32 | journal_id u128 | base_lsn u64
+    //           | segment_size u64 | created_at_ms u64 | crc u32 | reserved u32 }
+    /// The 64 header bytes.
+    #[must_use]
+    pub fn encode(&self) -> [u8; SEGMENT_HEADER_FIELDS_LEN] {
+        let mut out = [0u8; SEGMENT_HEADER_FIELDS_LEN];
+        let mut put = |at: usize, bytes: &[u8]| {
+            if let Some(dst) = out.get_mut(at..at + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+        };
+        put(MAGIC_OFFSET, &SEGMENT_MAGIC);
+        put(VERSION_OFFSET, &FORMAT_VERSION.to_le_bytes());
+        put(HEADER_LEN_OFFSET, &(SEGMENT_HEADER_LEN as u32).to_le_bytes());
+        put(JOURNAL_ID_OFFSET, &self.journal_id.to_le_bytes());
+        put(BASE_LSN_OFFSET, &self.base_lsn.to_le_bytes());
+        put(SEGMENT_SIZE_OFFSET, &self.segment_size_bytes.to_le_bytes());
+        put(CREATED_OFFSET, &self.created_at_ms.to_le_bytes());
+        let crc = crc::bytes_crc(out.get(..CRC_OFFSET).unwrap_or_default());
+        if let Some(dst) = out.get_mut(CRC_OFFSET..CRC_END) {
+            dst.copy_from_slice(&crc.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parses and validates header bytes read from a file.
+    ///
+    /// # Errors
+    /// The first [`HeaderFault`] found.
+    pub fn decode(bytes: &[u8]) -> Result<SegmentHeader, HeaderFault> {
+        let Some(fields) = bytes.get(..SEGMENT_HEADER_FIELDS_LEN) else {
+            return Err(HeaderFault::Truncated { found: bytes.len() });
+        };
+        if fields.iter().all(|&b| b == 0) {
+            return Err(HeaderFault::Unwritten);
+        }
+        if fields.get(..SEGMENT_MAGIC.len()) != Some(SEGMENT_MAGIC.as_slice()) {
+            return Err(HeaderFault::BadMagic);
+        }
+        let version = read_u32(fields, VERSION_OFFSET);
+        if version != FORMAT_VERSION {
+            return Err(HeaderFault::UnsupportedVersion { found: version });
+        }
+        if crc::bytes_crc(fields.get(..CRC_OFFSET).unwrap_or_default()) != read_u32(fields, CRC_OFFSET)
+        {
+            return Err(HeaderFault::ChecksumMismatch);
+        }
+        if read_u32(fields, CRC_END) != 0 {
+            return Err(HeaderFault::BadField { field: "reserved" });
+        }
+        if read_u32(fields, HEADER_LEN_OFFSET) as usize != SEGMENT_HEADER_LEN {
+            return Err(HeaderFault::BadField { field: "header_len" });
+        }
+        let header = SegmentHeader {
+            journal_id: read_u128(fields, JOURNAL_ID_OFFSET),
+            base_lsn: read_u64(fields, BASE_LSN_OFFSET),
+            segment_size_bytes: read_u64(fields, SEGMENT_SIZE_OFFSET),
+            created_at_ms: read_u64(fields, CREATED_OFFSET),
+        };
+        header.check()?;
+        Ok(header)
+    }
+
+    fn check(&self) -> Result<(), HeaderFault> {
+        let size = self.segment_size_bytes;
+        if !(SEGMENT_SIZE_MIN_BYTES..=SEGMENT_SIZE_MAX_BYTES).contains(&size)
+            || size % SEGMENT_SIZE_ALIGN_BYTES != 0
+        {
+            return Err(HeaderFault::BadField { field: "segment_size_bytes" });
+        }
+        if self.base_lsn % 8 != 0 || self.base_lsn.checked_add(size).is_none() {
+            return Err(HeaderFault::BadField { field: "base_lsn" });
+        }
+        Ok(())
+    }
+}
+
+/// The format version stored in header bytes, if they are long enough to hold one.
+#[must_use]
+pub fn peek_version(bytes: &[u8]) -> Option<u32> {
+    bytes.get(VERSION_OFFSET..VERSION_OFFSET + 4).map(|_| read_u32(bytes, VERSION_OFFSET))
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    if let Some(src) = bytes.get(at..at + 4) {
+        b.copy_from_slice(src);
+    }
+    u32::from_le_bytes(b)
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(src) = bytes.get(at..at + 8) {
+        b.copy_from_slice(src);
+    }
+    u64::from_le_bytes(b)
+}
+
+fn read_u128(bytes: &[u8], at: usize) -> u128 {
+    let mut b = [0u8; 16];
+    if let Some(src) = bytes.get(at..at + 16) {
+        b.copy_from_slice(src);
+    }
+    u128::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SegmentHeader {
+        SegmentHeader {
+            journal_id: 0x0123_4567_89AB_CDEF_0011_2233_4455_6677,
+            base_lsn: 8192,
+            segment_size_bytes: 1 << 20,
+            created_at_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        assert_eq!(SegmentHeader::decode(&sample().encode()), Ok(sample()));
+    }
+
+    #[test]
+    fn every_bit_flip_is_a_fault() {
+        let bytes = sample().encode();
+        for bit in 0..bytes.len() * 8 {
+            let mut b = bytes;
+            b[bit / 8] ^= 1 << (bit % 8);
+            assert!(SegmentHeader::decode(&b).is_err(), "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn faults_are_specific() {
+        let bytes = sample().encode();
+        assert_eq!(SegmentHeader::decode(&bytes[..10]), Err(HeaderFault::Truncated { found: 10 }));
+        assert_eq!(SegmentHeader::decode(&[0u8; 64]), Err(HeaderFault::Unwritten));
+        let mut v2 = bytes;
+        v2[VERSION_OFFSET] = 2;
+        assert_eq!(SegmentHeader::decode(&v2), Err(HeaderFault::UnsupportedVersion { found: 2 }));
+        let mut magic = bytes;
+        magic[0] = b'X';
+        assert_eq!(SegmentHeader::decode(&magic), Err(HeaderFault::BadMagic));
+    }
+}

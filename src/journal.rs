@@ -1,0 +1,283 @@
+//! `Journal`: the public handle. Ties options, storage, the append path, flushing and
+//! recovery together; `Send + Sync`, so one journal serves many appending threads.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::append::Log;
+use crate::checkpoint::CheckpointRecord;
+use crate::entry::Entry;
+use crate::error::{Error, Result};
+use crate::flush::{self, IntervalFlusher};
+use crate::format::frame::FrameKind;
+use crate::lsn::Lsn;
+use crate::options::{Durability, Options};
+use crate::reader::{Frame, Reader};
+use crate::recovery::{self, RecoveryReport};
+use crate::segment::Segment;
+use crate::state::State;
+use crate::storage::{DirLock, FsStorage, Storage};
+use crate::sync::{lock, Arc, Mutex};
+
+/// An open journal with its writer lock held.
+pub struct Journal {
+    log: Arc<Log>,
+    options: Options,
+    report: RecoveryReport,
+    /// State folded up to `state.end`; advanced lazily by [`Journal::state`].
+    state: Mutex<State>,
+    flusher: Mutex<Option<IntervalFlusher>>,
+    _lock: Box<dyn DirLock>,
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Journal")
+            .field("dir", &self.log.dir)
+            .field("journal_id", &format_args!("{:032x}", self.log.journal_id))
+            .field("durability", &self.options.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Journal {
+    /// Opens (or creates) the journal in `dir` on the real filesystem.
+    ///
+    /// # Errors
+    /// Invalid options, [`Error::Locked`], and everything recovery can report.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Journal> {
+        Journal::open_with_storage(dir, options, Arc::new(FsStorage))
+    }
+
+    /// Opens (or creates) the journal in `dir` on `storage`.
+    ///
+    /// # Errors
+    /// As [`Journal::open`].
+    pub fn open_with_storage(dir: impl AsRef<Path>, options: Options, storage: Arc<dyn Storage>) -> Result<Journal> {
+        options.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        let _span = tracing::info_span!("open", dir = %dir.display()).entered();
+        if options.create_if_missing {
+            storage.create_dir_all(&dir).map_err(|e| Error::io(&dir, "create directory", e))?;
+        }
+        let dir_lock = storage.lock_dir(&dir, &crate::storage::this_holder())?;
+        let recovered = recovery::recover(&*storage, &dir, options.recovery_mode)?;
+        let (journal_id, segments, state, report) = match recovered {
+            Some(r) => (r.journal_id, r.segments, r.state, r.report),
+            None => create(&*storage, &dir, &options)?,
+        };
+        let log = Arc::new(Log::new(
+            dir,
+            storage,
+            journal_id,
+            options.segment_size_bytes,
+            segments,
+            report.end_lsn,
+        ));
+        if options.preallocate {
+            log.start_preallocator();
+        }
+        let flusher = match options.durability {
+            Durability::Interval(every) => Some(IntervalFlusher::start(&log, every)),
+            _ => None,
+        };
+        Ok(Journal { log, options, report, state: Mutex::new(state), flusher: Mutex::new(flusher), _lock: dir_lock })
+    }
+
+    /// Appends one entry; returns its frame's LSN. In `Sync` mode, returns once durable.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`], or a segment that could not be created (full disk).
+    #[inline]
+    pub fn append(&self, entry: Entry) -> Result<Lsn> {
+        let (lsn, end) = self.log.append_entries(std::slice::from_ref(&entry))?;
+        self.after_append(end)?;
+        Ok(lsn)
+    }
+
+    /// Appends entries as one frame (split into several if larger than a frame may be:
+    /// each frame is atomic, the batch as a whole recovers as a prefix). Returns the
+    /// first frame's LSN.
+    ///
+    /// # Errors
+    /// As [`Journal::append`]; an empty batch is [`Error::InvalidOptions`].
+    pub fn append_batch(&self, entries: &[Entry]) -> Result<Lsn> {
+        let (lsn, end) = self.log.append_entries(entries)?;
+        self.after_append(end)?;
+        Ok(lsn)
+    }
+
+    /// Appends a checkpoint record; returns its frame's LSN.
+    ///
+    /// # Errors
+    /// As [`Journal::append`], and [`Error::TooLarge`] for a record over the limits.
+    pub fn checkpoint(&self, record: &CheckpointRecord) -> Result<Lsn> {
+        let bytes = record.encode().map_err(|e| Error::TooLarge {
+            what: "checkpoint record",
+            bytes: match e {
+                crate::checkpoint::CheckpointError::TooLarge { bytes } => bytes as u64,
+                _ => 0,
+            },
+            max: crate::format::limits::CHECKPOINT_BYTES_MAX as u64,
+        })?;
+        let (lsn, end) = self.log.append_bytes(FrameKind::Checkpoint, &bytes)?;
+        self.after_append(end)?;
+        Ok(lsn)
+    }
+
+    #[inline]
+    fn after_append(&self, end: Lsn) -> Result<()> {
+        if self.options.durability == Durability::Sync {
+            flush::flush_to(&self.log, end)?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable; returns the durable frontier.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if this or an earlier flush failed.
+    pub fn flush(&self) -> Result<Lsn> {
+        flush::flush_all(&self.log)
+    }
+
+    /// The LSN below which every frame is durable.
+    #[must_use]
+    pub fn durable_lsn(&self) -> Lsn {
+        self.log.frontier.durable()
+    }
+
+    /// Blocks until the frame at `lsn` is durable or `timeout` passes (flushing is left
+    /// to `Interval` mode, `Sync` appenders or [`Journal::flush`]); returns the frontier.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`].
+    pub fn wait_durable(&self, lsn: Lsn, timeout: Duration) -> Result<Lsn> {
+        flush::wait_durable(&self.log, lsn, timeout)
+    }
+
+    /// The LSN just past the last published frame.
+    #[must_use]
+    pub fn end_lsn(&self) -> Lsn {
+        Lsn(flush::advance_published(&self.log))
+    }
+
+    /// The oldest LSN in the journal.
+    #[must_use]
+    pub fn first_lsn(&self) -> Lsn {
+        Lsn(lock(&self.log.segments).by_base.keys().next().copied().unwrap_or(0))
+    }
+
+    /// Frames from `lsn` (a frame's start) to the end of what is published.
+    ///
+    /// # Errors
+    /// [`Error::InvalidLsn`] if `lsn` is outside the journal.
+    pub fn read_from(&self, lsn: Lsn) -> Result<Reader> {
+        let first = self.first_lsn();
+        let end = self.end_lsn();
+        if lsn < first || lsn > end || lsn.0 % 8 != 0 {
+            return Err(Error::InvalidLsn { lsn, first, end });
+        }
+        Ok(Reader::new(Arc::clone(&self.log), lsn))
+    }
+
+    /// Per-source progress and the last checkpoint, as of everything published now.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if a published frame fails validation.
+    pub fn state(&self) -> Result<State> {
+        let mut state = lock(&self.state);
+        for frame in Reader::new(Arc::clone(&self.log), state.end) {
+            match frame? {
+                Frame::Entries { lsn, entries } => {
+                    state.apply_entries(&entries);
+                    state.end = Lsn(lsn.0 + crate::region::entries_frame_len(entries.len()) as u64);
+                }
+                Frame::Checkpoint { lsn, record } => state.apply_checkpoint(lsn, record),
+            }
+        }
+        state.end = state.end.max(Lsn(self.log.frontier.published()));
+        Ok(state.clone())
+    }
+
+    /// What opening found and did.
+    #[must_use]
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// The journal's random identity.
+    #[must_use]
+    pub fn journal_id(&self) -> u128 {
+        self.log.journal_id
+    }
+
+    /// The journal's directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.log.dir
+    }
+
+    /// Syncs that reached storage since open (group commit shares them between appends).
+    #[must_use]
+    pub fn flush_count(&self) -> u64 {
+        self.log.frontier.flush_count()
+    }
+
+    /// Flushes, writes a marker frame that claims everything before it durable (so damage
+    /// anywhere in the journal is recognised as such on the next open), flushes again,
+    /// and releases the lock.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] or the failing I/O.
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if let Some(mut f) = lock(&self.flusher).take() {
+            f.stop();
+        }
+        self.log.stop_preallocator();
+        self.log.frontier.check_poison()?;
+        flush::flush_all(&self.log)?;
+        self.log.append_marker()?;
+        flush::flush_all(&self.log)?;
+        Ok(())
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            if !matches!(e, Error::Poisoned { .. }) {
+                tracing::warn!(error = %e, dir = %self.log.dir.display(), "flush on drop failed");
+            }
+        }
+    }
+}
+
+/// Creates the first segment of a new journal.
+fn create(storage: &dyn Storage, dir: &Path, options: &Options) -> Result<(u128, Vec<Arc<Segment>>, State, RecoveryReport)> {
+    let journal_id = new_journal_id();
+    let seg = Segment::create(storage, dir, journal_id, 0, options.segment_size_bytes)?;
+    tracing::info!(dir = %dir.display(), journal_id = %format_args!("{journal_id:032x}"), "created a new journal");
+    let report = RecoveryReport { created: true, ..RecoveryReport::default() };
+    Ok((journal_id, vec![Arc::new(seg)], State::default(), report))
+}
+
+/// 128 random bits from the OS-seeded hasher, the clock and the process id.
+fn new_journal_id() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = 0u128;
+    for round in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(round);
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u32(std::process::id());
+        out = out << 64 | u128::from(h.finish());
+    }
+    out.max(1)
+}
+

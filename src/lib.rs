@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests fail loudly"))]
+#![deny(clippy::indexing_slicing)]
+
+pub mod checkpoint;
+pub mod entry;
+pub mod error;
+pub mod format;
+pub mod lsn;
+pub mod options;
+pub mod reader;
+pub mod recovery;
+pub mod state;
+pub mod storage;
+
+mod append;
+mod flush;
+mod journal;
+mod region;
+mod segment;
+mod sync;
+
+pub use checkpoint::{CheckpointRecord, OperatorState};
+pub use entry::{Entry, Op};
+pub use error::{Corruption, CorruptionKind, Error, Result};
+pub use journal::Journal;
+pub use lsn::Lsn;
+pub use options::{Durability, Options, RecoveryMode};
+pub use reader::{Frame, Reader};
+pub use recovery::{RecoveryCase, RecoveryReport};
+pub use state::{SourceState, State};

@@ -1,0 +1,158 @@
+//! `Options`: how a journal is opened, validated before anything touches the disk.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::format::limits::{
+    SEGMENT_SIZE_ALIGN_BYTES, SEGMENT_SIZE_DEFAULT_BYTES, SEGMENT_SIZE_MAX_BYTES,
+    SEGMENT_SIZE_MIN_BYTES,
+};
+
+/// When an append is acknowledged, and so what survives a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// An append returns once its frame is published in the shared mapping.
+    ///
+    /// Process crash: every returned append survives, except any that follows (in LSN
+    /// order) an append still in flight on another thread at the crash.
+    /// Power loss: survives only what an explicit [`crate::Journal::flush`] had
+    /// completed before it; later data may be lost, as a prefix.
+    #[default]
+    Async,
+    /// As `Async`, and a background thread flushes everything published at least every
+    /// interval.
+    ///
+    /// Process crash: as `Async`. Power loss: loses at most the appends of the last
+    /// interval (plus the flush time), as a prefix.
+    Interval(Duration),
+    /// An append returns only once msync/fdatasync has made its frame durable;
+    /// concurrent appenders share one flush (group commit).
+    ///
+    /// Process crash and power loss: every returned append survives.
+    Sync,
+}
+
+/// What opening does with damage found at the end or in the middle of the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RecoveryMode {
+    /// Truncates a torn tail (frames that were never made durable) and reports it; damage
+    /// below the durable frontier is an error.
+    #[default]
+    TolerateTornTail,
+    /// Any invalid frame, torn tail included, is an error; nothing is truncated.
+    Strict,
+    /// Truncates at the first invalid frame, durable or not, and reports the LSN range
+    /// it dropped. For recovering what can be recovered from a damaged journal.
+    Salvage,
+}
+
+/// How to open a journal. Builder methods; [`Options::validate`] runs at open.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// Durability of appends.
+    pub durability: Durability,
+    /// Size of each segment file, header included.
+    pub segment_size_bytes: u64,
+    /// Recovery policy on open.
+    pub recovery_mode: RecoveryMode,
+    /// Create the directory and a new journal if none exists.
+    pub create_if_missing: bool,
+    /// Create and prefault the next segment in the background, so roll-over does not stall.
+    pub preallocate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            durability: Durability::Async,
+            segment_size_bytes: SEGMENT_SIZE_DEFAULT_BYTES,
+            recovery_mode: RecoveryMode::TolerateTornTail,
+            create_if_missing: true,
+            preallocate: true,
+        }
+    }
+}
+
+impl Options {
+    /// Sets the durability mode.
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Options {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets the segment size (a multiple of 4096 between 64 KiB and 1 GiB).
+    #[must_use]
+    pub fn segment_size_bytes(mut self, bytes: u64) -> Options {
+        self.segment_size_bytes = bytes;
+        self
+    }
+
+    /// Sets the recovery mode.
+    #[must_use]
+    pub fn recovery_mode(mut self, mode: RecoveryMode) -> Options {
+        self.recovery_mode = mode;
+        self
+    }
+
+    /// Whether to create a missing journal.
+    #[must_use]
+    pub fn create_if_missing(mut self, create: bool) -> Options {
+        self.create_if_missing = create;
+        self
+    }
+
+    /// Whether to prepare the next segment in the background.
+    #[must_use]
+    pub fn preallocate(mut self, preallocate: bool) -> Options {
+        self.preallocate = preallocate;
+        self
+    }
+
+    /// Checks every field; each invalid value is an error naming the field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOptions`].
+    pub fn validate(&self) -> Result<()> {
+        let size = self.segment_size_bytes;
+        if !(SEGMENT_SIZE_MIN_BYTES..=SEGMENT_SIZE_MAX_BYTES).contains(&size)
+            || size % SEGMENT_SIZE_ALIGN_BYTES != 0
+        {
+            return Err(Error::InvalidOptions {
+                field: "segment_size_bytes",
+                reason: format!(
+                    "{size} is not a multiple of {SEGMENT_SIZE_ALIGN_BYTES} between \
+                     {SEGMENT_SIZE_MIN_BYTES} and {SEGMENT_SIZE_MAX_BYTES}"
+                ),
+            });
+        }
+        if let Durability::Interval(d) = self.durability {
+            if d.is_zero() {
+                return Err(Error::InvalidOptions {
+                    field: "durability",
+                    reason: "Interval(0) would flush continuously; use Durability::Sync".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_values_name_their_field() {
+        for bytes in [0, 4096, SEGMENT_SIZE_MIN_BYTES + 1, SEGMENT_SIZE_MAX_BYTES * 2] {
+            let err = Options::default().segment_size_bytes(bytes).validate().unwrap_err();
+            assert!(matches!(err, Error::InvalidOptions { field: "segment_size_bytes", .. }));
+        }
+        let err = Options::default().durability(Durability::Interval(Duration::ZERO)).validate();
+        assert!(matches!(err, Err(Error::InvalidOptions { field: "durability", .. })));
+        assert!(Options::default().validate().is_ok());
+    }
+}

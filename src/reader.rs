@@ -1,0 +1,148 @@
+//! `Reader`: frames in LSN order from a starting LSN up to the published frontier,
+//! across segments, each validated (LSN-bound checksum) before it is returned.
+
+use crate::append::Log;
+use crate::checkpoint::CheckpointRecord;
+use crate::entry::Entry;
+use crate::error::{Corruption, CorruptionKind, Error, Result};
+use crate::flush::advance_published;
+use crate::format::frame::{FrameKind, FRAME_HEADER_LEN};
+use crate::format::segment_header::SEGMENT_HEADER_LEN;
+use crate::lsn::Lsn;
+use crate::region;
+use crate::segment::Segment;
+use crate::sync::{lock, Arc};
+
+/// One frame of the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Frame {
+    /// A batch of entries appended together.
+    Entries {
+        /// The frame's LSN.
+        lsn: Lsn,
+        /// The entries, in append order.
+        entries: Vec<Entry>,
+    },
+    /// A checkpoint record.
+    Checkpoint {
+        /// The frame's LSN.
+        lsn: Lsn,
+        /// The record.
+        record: CheckpointRecord,
+    },
+}
+
+impl Frame {
+    /// The frame's LSN.
+    #[must_use]
+    pub fn lsn(&self) -> Lsn {
+        match self {
+            Frame::Entries { lsn, .. } | Frame::Checkpoint { lsn, .. } => *lsn,
+        }
+    }
+}
+
+/// Iterator over frames from an LSN to the published frontier at each step.
+#[derive(Debug)]
+pub struct Reader {
+    log: Arc<Log>,
+    pos: u64,
+    segment: Option<Arc<Segment>>,
+    first: bool,
+    done: bool,
+    scratch: Vec<u8>,
+}
+
+impl Reader {
+    pub(crate) fn new(log: Arc<Log>, from: Lsn) -> Reader {
+        Reader { log, pos: from.0, segment: None, first: true, done: false, scratch: Vec::new() }
+    }
+
+    /// The LSN the next frame will be read from.
+    #[must_use]
+    pub fn position(&self) -> Lsn {
+        Lsn(self.pos)
+    }
+
+    fn segment_for(&mut self, pos: u64) -> Option<Arc<Segment>> {
+        if let Some(seg) = self.segment.as_ref().filter(|s| s.contains(pos)) {
+            return Some(Arc::clone(seg));
+        }
+        let seg = lock(&self.log.segments).find(pos).map(Arc::clone);
+        self.segment.clone_from(&seg);
+        seg
+    }
+
+    fn step(&mut self) -> Result<Option<Frame>> {
+        loop {
+            if self.pos >= self.log.frontier.published() && self.pos >= advance_published(&self.log) {
+                return Ok(None);
+            }
+            let Some(seg) = self.segment_for(self.pos) else {
+                return Err(self.invalid_lsn());
+            };
+            let room = seg.end() - self.pos;
+            if room < FRAME_HEADER_LEN as u64 {
+                self.pos = seg.end();
+                continue;
+            }
+            let at = seg.word_at(self.pos);
+            let room_bytes = usize::try_from(room).unwrap_or(usize::MAX);
+            let header = match region::read_header(seg.data(), at, self.pos, room_bytes) {
+                Ok(h) => h,
+                Err(_) if self.first => return Err(self.invalid_lsn()),
+                Err(fault) => return Err(self.corrupt(&seg, CorruptionKind::Frame(fault))),
+            };
+            self.first = false;
+            let lsn = Lsn(self.pos);
+            self.pos += header.frame_len() as u64;
+            match header.kind {
+                FrameKind::Padding => {}
+                FrameKind::Entries => {
+                    let mut entries = Vec::new();
+                    region::read_entries(seg.data(), at, &header, &mut entries);
+                    return Ok(Some(Frame::Entries { lsn, entries }));
+                }
+                FrameKind::Checkpoint => {
+                    region::read_bytes(seg.data(), at, &header, &mut self.scratch);
+                    let record = CheckpointRecord::decode(&self.scratch)
+                        .map_err(|e| self.corrupt(&seg, CorruptionKind::Checkpoint(e.to_string())))?;
+                    return Ok(Some(Frame::Checkpoint { lsn, record }));
+                }
+            }
+        }
+    }
+
+    fn invalid_lsn(&self) -> Error {
+        let first = lock(&self.log.segments).by_base.keys().next().copied().unwrap_or(0);
+        Error::InvalidLsn { lsn: Lsn(self.pos), first: Lsn(first), end: Lsn(self.log.frontier.published()) }
+    }
+
+    fn corrupt(&self, seg: &Segment, kind: CorruptionKind) -> Error {
+        Error::Corrupted(Corruption {
+            path: seg.path.clone(),
+            lsn: Lsn(self.pos),
+            offset: self.pos - seg.base() + SEGMENT_HEADER_LEN as u64,
+            kind,
+        })
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<Frame>;
+
+    fn next(&mut self) -> Option<Result<Frame>> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(frame)) => Some(Ok(frame)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! The open path's recovery: list and validate segments, replay frames in LSN order,
+//! classify the first invalid frame with the decision table below, and truncate what
+//! the table says to truncate, durably, before the first new append.
+//!
+//! Decision table (also in docs/FORMAT.md, "Recovery"). Evidence about the first
+//! invalid frame at LSN `P`: `below` = some valid frame claims a durable frontier above
+//! `P`; `valid_after` = a valid frame exists after `P`; `zero_after` = every byte from
+//! `P` to the end of the last segment is zero.
+//!
+//! | row | below | valid_after | zero_after | case          | Strict | TolerateTornTail | Salvage  |
+//! |-----|-------|-------------|------------|---------------|--------|------------------|----------|
+//! | R1  | yes   | any         | any        | DurableDamage | error  | error            | truncate |
+//! | R2  | no    | yes         | any        | UnsyncedGap   | error  | truncate         | truncate |
+//! | R3  | no    | no          | yes        | CleanEnd      | accept | accept           | accept   |
+//! | R4  | no    | no          | no         | TornTail      | error  | truncate         | truncate |
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::checkpoint::CheckpointRecord;
+use crate::error::{Corruption, CorruptionKind, Error, Result};
+use crate::format::frame::{FrameFault, FrameKind, FRAME_HEADER_LEN};
+use crate::format::limits::SEGMENTS_SCANNED_MAX;
+use crate::format::segment_header::SEGMENT_HEADER_LEN;
+use crate::lsn::Lsn;
+use crate::options::RecoveryMode;
+use crate::region;
+use crate::segment::{self, Segment};
+use crate::state::State;
+use crate::storage::{Storage, Words};
+use crate::sync::{Arc, Ordering};
+
+/// Which row of the decision table ended the scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RecoveryCase {
+    /// R1: an invalid frame below a durable claim: acknowledged data is damaged.
+    DurableDamage,
+    /// R2: invalid bytes after every durable claim with valid frames after them: a write
+    /// that never completed while later ones reached the disk.
+    UnsyncedGap,
+    /// R3: the scan ended at never-written space.
+    CleanEnd,
+    /// R4: invalid, non-zero bytes after every durable claim and nothing valid after:
+    /// a torn write.
+    TornTail,
+}
+
+/// What recovery does about a case in a mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    Accept,
+    Truncate,
+    Fail,
+}
+
+/// Evidence about the first invalid frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Evidence {
+    pub(crate) below: bool,
+    pub(crate) valid_after: bool,
+    pub(crate) zero_after: bool,
+}
+
+/// The decision table's rows: `(below, valid_after, zero_after)` patterns, `None` = any.
+pub(crate) const ROWS: [(Option<bool>, Option<bool>, Option<bool>, RecoveryCase); 4] = [
+    (Some(true), None, None, RecoveryCase::DurableDamage),
+    (Some(false), Some(true), None, RecoveryCase::UnsyncedGap),
+    (Some(false), Some(false), Some(true), RecoveryCase::CleanEnd),
+    (Some(false), Some(false), Some(false), RecoveryCase::TornTail),
+];
+
+/// Classifies evidence by the first matching row of [`ROWS`].
+pub(crate) fn classify(e: Evidence) -> RecoveryCase {
+    let fits = |p: Option<bool>, v: bool| p.is_none_or(|p| p == v);
+    ROWS.iter()
+        .find(|(b, v, z, _)| fits(*b, e.below) && fits(*v, e.valid_after) && fits(*z, e.zero_after))
+        .map_or(RecoveryCase::DurableDamage, |row| row.3)
+}
+
+/// The action columns of the decision table.
+pub(crate) fn action(case: RecoveryCase, mode: RecoveryMode) -> Action {
+    match (case, mode) {
+        (RecoveryCase::CleanEnd, _) => Action::Accept,
+        (_, RecoveryMode::Salvage) => Action::Truncate,
+        (RecoveryCase::DurableDamage, _) | (_, RecoveryMode::Strict) => Action::Fail,
+        (RecoveryCase::UnsyncedGap | RecoveryCase::TornTail, _) => Action::Truncate,
+    }
+}
+
+/// Frames dropped by a truncation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// First dropped LSN.
+    pub from: Lsn,
+    /// LSN just past the last valid frame found after `from` (equal to `from` if none).
+    pub to: Lsn,
+    /// Valid frames found after the invalid one (and dropped with it).
+    pub valid_frames: u64,
+    /// The fault at `from`.
+    pub fault: String,
+}
+
+/// What opening the journal found and did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RecoveryReport {
+    /// A new journal was created.
+    pub created: bool,
+    /// Segment files validated.
+    pub segments_scanned: usize,
+    /// Valid frames read.
+    pub frames_scanned: u64,
+    /// Entries replayed into the state.
+    pub entries_replayed: u64,
+    /// Checkpoints replayed.
+    pub checkpoints_replayed: u64,
+    /// First LSN in the journal.
+    pub first_lsn: Lsn,
+    /// LSN where appends continue.
+    pub end_lsn: Lsn,
+    /// Highest durable frontier claimed by a valid frame.
+    pub durable_claim: Lsn,
+    /// The decision-table row that ended the scan (`None`: every segment was full).
+    pub case: Option<RecoveryCase>,
+    /// Non-zero bytes zeroed by truncation.
+    pub torn_bytes: u64,
+    /// What a truncation dropped.
+    pub dropped: Option<Dropped>,
+    /// Files removed (segments whose creation never completed).
+    pub removed_files: Vec<PathBuf>,
+    /// Time taken.
+    pub duration: Duration,
+}
+
+/// The recovered journal: its segments, state, and where appends continue.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub(crate) journal_id: u128,
+    pub(crate) segments: Vec<Arc<Segment>>,
+    pub(crate) state: State,
+    pub(crate) report: RecoveryReport,
+}
+
+/// Opens and recovers the journal in `dir`; `None` if it holds no segment.
+pub(crate) fn recover(storage: &dyn Storage, dir: &Path, mode: RecoveryMode) -> Result<Option<Recovered>> {
+    let started = Instant::now();
+    let _span = tracing::info_span!("recovery", dir = %dir.display()).entered();
+    let mut report = RecoveryReport::default();
+    let segments = open_segments(storage, dir, mode, &mut report)?;
+    let Some(first) = segments.first() else { return Ok(None) };
+    let journal_id = first.header.journal_id;
+    report.first_lsn = Lsn(first.base());
+    report.segments_scanned = segments.len();
+    let mut state = State::default();
+    let end = scan(&segments, &mut state, &mut report)?;
+    let end = match end {
+        ScanEnd::Full(end) => end,
+        ScanEnd::Invalid { pos, fault, claim } => settle(&segments, pos, fault, claim, mode, &mut report)?,
+    };
+    for seg in &segments {
+        if seg.base() < end {
+            seg.sync(seg.base(), end.min(seg.end()))?;
+        }
+    }
+    report.end_lsn = Lsn(end);
+    state.end = Lsn(end);
+    report.duration = started.elapsed();
+    if report.torn_bytes > 0 || report.dropped.is_some() {
+        tracing::warn!(end, torn_bytes = report.torn_bytes, dropped = ?report.dropped, "recovery truncated the journal");
+    }
+    Ok(Some(Recovered { journal_id, segments, state, report }))
+}
+
+/// Lists, orders and validates the segment files of `dir`.
+fn open_segments(
+    storage: &dyn Storage,
+    dir: &Path,
+    mode: RecoveryMode,
+    report: &mut RecoveryReport,
+) -> Result<Vec<Arc<Segment>>> {
+    let mut named = Vec::new();
+    for item in storage.list_dir(dir).map_err(|e| Error::io(dir, "list directory", e))? {
+        let Some(base) = segment::parse_name(&item.name) else { continue };
+        let path = dir.join(&item.name);
+        if !item.is_file {
+            return Err(corrupt(&path, base, 0, CorruptionKind::Inconsistent("a segment name that is not a regular file")));
+        }
+        named.push((base, path, item.len));
+        if named.len() > SEGMENTS_SCANNED_MAX {
+            return Err(Error::TooLarge { what: "segment count", bytes: named.len() as u64, max: SEGMENTS_SCANNED_MAX as u64 });
+        }
+    }
+    named.sort_by_key(|(base, _, _)| *base);
+    let mut out: Vec<Arc<Segment>> = Vec::with_capacity(named.len());
+    let last = named.len().saturating_sub(1);
+    for (i, (base, path, len)) in named.into_iter().enumerate() {
+        let expected = out.first().map(|s| s.header.journal_id);
+        let seg = match Segment::open(storage, &path, base, expected) {
+            Ok(seg) => seg,
+            Err(e) if i == last && mode != RecoveryMode::Strict && unfinished_creation(&e, len) => {
+                tracing::warn!(path = %path.display(), "removing a segment whose creation never completed");
+                storage.remove_file(&path).map_err(|e| Error::io(&path, "remove segment", e))?;
+                storage.sync_dir(dir).map_err(|e| Error::io(dir, "fsync directory", e))?;
+                report.removed_files.push(path);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(prev) = out.last().filter(|p| p.end() != seg.base()) {
+            return Err(corrupt(&seg.path, seg.base(), 0, CorruptionKind::Gap { expected: Lsn(prev.end()) }));
+        }
+        out.push(Arc::new(seg));
+    }
+    Ok(out)
+}
+
+/// A last segment whose header never reached the disk (or whose file is too short to
+/// map) is a creation interrupted by a crash: nothing was ever written to it.
+fn unfinished_creation(err: &Error, len: u64) -> bool {
+    use crate::format::segment_header::HeaderFault;
+    len < SEGMENT_HEADER_LEN as u64
+        || matches!(err, Error::Io { .. })
+        || matches!(err, Error::Corrupted(Corruption { kind: CorruptionKind::SegmentHeader(HeaderFault::Unwritten), .. }))
+}
+
+enum ScanEnd {
+    /// Every segment is full of valid frames; appends continue at this LSN.
+    Full(u64),
+    /// The first invalid frame.
+    Invalid { pos: u64, fault: FrameFault, claim: u64 },
+}
+
+/// Replays valid frames in order until the first invalid one.
+fn scan(segments: &[Arc<Segment>], state: &mut State, report: &mut RecoveryReport) -> Result<ScanEnd> {
+    let mut claim = 0u64;
+    let mut scratch = Vec::new();
+    let mut entries = Vec::new();
+    let mut end = segments.first().map_or(0, |s| s.base());
+    for seg in segments {
+        let mut pos = seg.base();
+        while seg.end() - pos >= FRAME_HEADER_LEN as u64 {
+            let at = seg.word_at(pos);
+            let room = usize::try_from(seg.end() - pos).unwrap_or(usize::MAX);
+            let header = match region::read_header(seg.data(), at, pos, room) {
+                Ok(h) => h,
+                Err(fault) => return Ok(ScanEnd::Invalid { pos, fault, claim }),
+            };
+            claim = claim.max(header.durable_claim(pos));
+            report.frames_scanned += 1;
+            match header.kind {
+                FrameKind::Padding => {}
+                FrameKind::Entries => {
+                    entries.clear();
+                    region::read_entries(seg.data(), at, &header, &mut entries);
+                    state.apply_entries(&entries);
+                    report.entries_replayed += entries.len() as u64;
+                }
+                FrameKind::Checkpoint => {
+                    region::read_bytes(seg.data(), at, &header, &mut scratch);
+                    let record = CheckpointRecord::decode(&scratch).map_err(|e| {
+                        corrupt(&seg.path, pos, offset_of(seg, pos), CorruptionKind::Checkpoint(e.to_string()))
+                    })?;
+                    state.apply_checkpoint(Lsn(pos), record);
+                    report.checkpoints_replayed += 1;
+                }
+            }
+            pos += header.frame_len() as u64;
+        }
+        end = seg.end();
+    }
+    report.durable_claim = Lsn(claim);
+    Ok(ScanEnd::Full(end))
+}
+
+/// Gathers evidence after the first invalid frame, applies the decision table, and
+/// truncates if it says so. Returns the LSN where appends continue.
+fn settle(
+    segments: &[Arc<Segment>],
+    pos: u64,
+    fault: FrameFault,
+    claim: u64,
+    mode: RecoveryMode,
+    report: &mut RecoveryReport,
+) -> Result<u64> {
+    let look = look_ahead(segments, pos);
+    let claim = claim.max(look.claim);
+    report.durable_claim = Lsn(claim);
+    let evidence = Evidence { below: pos < claim, valid_after: look.valid_frames > 0, zero_after: look.zero };
+    let case = classify(evidence);
+    report.case = Some(case);
+    let seg = segments.iter().find(|s| s.contains(pos)).ok_or(Error::InvalidLsn { lsn: Lsn(pos), first: report.first_lsn, end: Lsn(pos) })?;
+    match action(case, mode) {
+        Action::Accept => Ok(pos),
+        Action::Fail if case == RecoveryCase::DurableDamage => {
+            Err(corrupt(&seg.path, pos, offset_of(seg, pos), CorruptionKind::Frame(fault)))
+        }
+        Action::Fail => Err(Error::TornTail { path: seg.path.clone(), lsn: Lsn(pos) }),
+        Action::Truncate => {
+            report.dropped = Some(Dropped { from: Lsn(pos), to: Lsn(look.last_valid_end.max(pos)), valid_frames: look.valid_frames, fault: format!("{fault:?}") });
+            report.torn_bytes = truncate(segments, pos)?;
+            Ok(pos)
+        }
+    }
+}
+
+struct LookAhead {
+    claim: u64,
+    valid_frames: u64,
+    last_valid_end: u64,
+    zero: bool,
+}
+
+/// Scans every 8-byte position after `pos` for valid frames (their checksums are bound
+/// to their LSN, so a match is a frame written there) and for non-zero bytes.
+fn look_ahead(segments: &[Arc<Segment>], pos: u64) -> LookAhead {
+    let mut out = LookAhead { claim: 0, valid_frames: 0, last_valid_end: pos, zero: true };
+    for seg in segments.iter().filter(|s| s.end() > pos) {
+        let mut q = pos.max(seg.base());
+        while q < seg.end() {
+            let at = seg.word_at(q);
+            if seg.data().load(at, Ordering::Relaxed).unwrap_or(0) != 0 {
+                out.zero = false;
+            }
+            let room = usize::try_from(seg.end() - q).unwrap_or(usize::MAX);
+            if q > pos && room >= FRAME_HEADER_LEN {
+                if let Ok(h) = region::read_header(seg.data(), at, q, room) {
+                    out.claim = out.claim.max(h.durable_claim(q));
+                    out.valid_frames += 1;
+                    out.last_valid_end = q + h.frame_len() as u64;
+                    out.zero = false;
+                    q += h.frame_len() as u64;
+                    continue;
+                }
+            }
+            q += 8;
+        }
+    }
+    out
+}
+
+/// Zeroes every non-zero word from `pos` to the end of the last segment and makes the
+/// zeroing durable; returns the bytes zeroed.
+fn truncate(segments: &[Arc<Segment>], pos: u64) -> Result<u64> {
+    let mut zeroed = 0u64;
+    for seg in segments.iter().filter(|s| s.end() > pos) {
+        let from = pos.max(seg.base());
+        let data = seg.data();
+        let mut touched = false;
+        for i in seg.word_at(from)..data.len_words() {
+            if data.load(i, Ordering::Relaxed).unwrap_or(0) != 0 {
+                data.store(i, 0, Ordering::Relaxed);
+                zeroed += 8;
+                touched = true;
+            }
+        }
+        if touched {
+            seg.sync(from, seg.end())?;
+        }
+    }
+    Ok(zeroed)
+}
+
+fn offset_of(seg: &Segment, lsn: u64) -> u64 {
+    lsn - seg.base() + SEGMENT_HEADER_LEN as u64
+}
+
+fn corrupt(path: &Path, lsn: u64, offset: u64, kind: CorruptionKind) -> Error {
+    Error::Corrupted(Corruption { path: path.to_owned(), lsn: Lsn(lsn), offset, kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_table_is_exhaustive_and_rows_do_not_overlap() {
+        for bits in 0..8u8 {
+            let e = Evidence { below: bits & 1 != 0, valid_after: bits & 2 != 0, zero_after: bits & 4 != 0 };
+            let fits = |p: Option<bool>, v: bool| p.is_none_or(|p| p == v);
+            let matching: Vec<_> = ROWS
+                .iter()
+                .filter(|(b, v, z, _)| fits(*b, e.below) && fits(*v, e.valid_after) && fits(*z, e.zero_after))
+                .collect();
+            assert_eq!(matching.len(), 1, "evidence {e:?} matches {} rows", matching.len());
+            assert_eq!(classify(e), matching[0].3);
+        }
+    }
+
+    #[test]
+    fn durable_damage_is_never_truncated_silently() {
+        assert_eq!(action(RecoveryCase::DurableDamage, RecoveryMode::TolerateTornTail), Action::Fail);
+        assert_eq!(action(RecoveryCase::DurableDamage, RecoveryMode::Strict), Action::Fail);
+        assert_eq!(action(RecoveryCase::DurableDamage, RecoveryMode::Salvage), Action::Truncate);
+        assert_eq!(action(RecoveryCase::TornTail, RecoveryMode::Strict), Action::Fail);
+        assert_eq!(action(RecoveryCase::TornTail, RecoveryMode::TolerateTornTail), Action::Truncate);
+        assert_eq!(action(RecoveryCase::CleanEnd, RecoveryMode::Strict), Action::Accept);
+    }
+}

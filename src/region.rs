@@ -1,0 +1,343 @@
+//! The lock-free append protocol: reserve with one fetch-add, write, publish the header
+//! word last with release ordering. Written once, generic over the memory ([`Words`]),
+//! so loom-tests/ checks this code on loom's atomics.
+//!
+//! The tail is one `AtomicU64` packing `{ generation u28 | offset u36 }`, the scheme of
+//! Aeron's term appender: a writer adds its frame length and learns, in the same atomic
+//! step, which segment generation it reserved in and where. Exactly one reservation
+//! contains the byte at `capacity` (reservations are disjoint and contiguous); its
+//! owner pads the rest of the segment and rolls. Reservations that start past the end
+//! wait for the roll and retry. Overshoot is bounded by one frame per thread per
+//! generation, far below the 36-bit offset space.
+//!
+//! Invariants: a published frame's bytes never change while its segment is live;
+//! `published <= tail` at all times (publication follows reservation).
+
+use crate::entry::{Entry, ENTRY_WORDS};
+use crate::format::crc;
+use crate::format::frame::{self, FrameFault, FrameHeader, FrameKind, FRAME_HEADER_LEN, FRAME_HEADER_WORDS};
+use crate::storage::Words;
+use crate::sync::{AtomicU64, CachePadded, Ordering};
+
+const OFFSET_BITS: u32 = 36;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+/// Generations wrap at this modulus.
+pub(crate) const GENERATION_MASK: u64 = (1 << (64 - OFFSET_BITS)) - 1;
+
+const _: () = assert!(crate::format::limits::SEGMENT_SIZE_MAX_BYTES < 1 << (OFFSET_BITS - 2));
+
+/// Outcome of one reservation attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reservation {
+    /// `[offset, offset + len)` of generation `generation` is the caller's to write.
+    Fits {
+        /// Segment generation (mod 2^28).
+        generation: u64,
+        /// Byte offset in the segment's data area.
+        offset: u64,
+    },
+    /// The caller's range contains the segment end: it must pad `[offset, capacity)` and
+    /// roll to the next generation, then retry.
+    MustRoll {
+        /// Generation to roll from.
+        generation: u64,
+        /// Where padding starts.
+        offset: u64,
+    },
+    /// Past the end: wait for the roll of `generation`, then retry.
+    Full {
+        /// Generation being rolled.
+        generation: u64,
+    },
+}
+
+/// The shared append position.
+///
+/// Written by: every appender (`fetch_add`, `AcqRel`), the roller (`store`, `Release`).
+/// Read by: appenders and the flusher (`Acquire`). Invariant: the generation field
+/// names the newest installed segment, and its offset is at most `capacity` plus one
+/// in-flight frame per thread.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    word: CachePadded<AtomicU64>,
+}
+
+impl Tail {
+    pub(crate) fn new(generation: u64, offset: u64) -> Tail {
+        Tail { word: CachePadded::new(AtomicU64::new(pack(generation, offset))) }
+    }
+
+    /// Reserves `len` bytes: returns the generation and offset the reservation starts
+    /// at; [`classify`] says what the caller may do with it.
+    #[inline]
+    pub(crate) fn reserve(&self, len: u64) -> (u64, u64) {
+        debug_assert!(len >= FRAME_HEADER_LEN as u64 && len % 8 == 0);
+        // AcqRel: the acquire half pairs with the roller's release store in `roll_to`
+        // (a new generation is visible only after its segment is installed); the release
+        // half keeps this RMW in the release sequence of that store for later readers.
+        unpack(self.word.fetch_add(len, Ordering::AcqRel))
+    }
+
+    /// `(generation, offset)` as of now.
+    pub(crate) fn load(&self) -> (u64, u64) {
+        // Acquire: pairs with the roller's release store in `roll_to`.
+        unpack(self.word.load(Ordering::Acquire))
+    }
+
+    /// Starts generation `next` at offset 0. Called once per generation, by the roller,
+    /// after the next segment is installed where appenders look it up.
+    pub(crate) fn roll_to(&self, next: u64, offset: u64) {
+        // Release: pairs with the acquire in `reserve`/`load`: whoever sees `next` sees
+        // the installed segment.
+        self.word.store(pack(next, offset), Ordering::Release);
+    }
+}
+
+/// What a reservation of `len` bytes at `offset` in a `capacity`-byte segment allows.
+#[inline]
+pub(crate) fn classify(generation: u64, offset: u64, len: u64, capacity: u64) -> Reservation {
+    if offset + len <= capacity {
+        Reservation::Fits { generation, offset }
+    } else if offset <= capacity {
+        Reservation::MustRoll { generation, offset }
+    } else {
+        Reservation::Full { generation }
+    }
+}
+
+fn pack(generation: u64, offset: u64) -> u64 {
+    debug_assert!(offset <= OFFSET_MASK);
+    (generation & GENERATION_MASK) << OFFSET_BITS | offset
+}
+
+fn unpack(word: u64) -> (u64, u64) {
+    (word >> OFFSET_BITS, word & OFFSET_MASK)
+}
+
+/// Bytes an entry-batch frame of `count` entries occupies.
+#[must_use]
+pub(crate) const fn entries_frame_len(count: usize) -> usize {
+    frame::frame_len(count * crate::entry::ENTRY_LEN)
+}
+
+/// Writes an entry-batch frame into reserved space at `word_at` and publishes it.
+///
+/// `lsn` is the frame's LSN; `durable` the durable frontier as the writer knows it.
+#[inline]
+pub(crate) fn write_entries<W: Words + ?Sized>(
+    mem: &W,
+    word_at: usize,
+    lsn: u64,
+    durable: u64,
+    entries: &[Entry],
+) {
+    debug_assert!(!entries.is_empty());
+    let len = u32::try_from(entries.len() * crate::entry::ENTRY_LEN).unwrap_or(u32::MAX);
+    let w0 = frame::word0(len, FrameKind::Entries);
+    let back = frame::durable_back(lsn, durable);
+    let payload = entries.iter().flat_map(Entry::to_words);
+    let crc = crc::frame_crc_iter(lsn, w0, back, payload.clone());
+    let mut at = word_at + FRAME_HEADER_WORDS;
+    for word in payload {
+        mem.store(at, word.to_le(), Ordering::Relaxed);
+        at += 1;
+    }
+    publish(mem, word_at, w0, frame::word1(crc, back));
+}
+
+/// Writes a frame with an opaque payload (checkpoint records) and publishes it.
+pub(crate) fn write_bytes<W: Words + ?Sized>(
+    mem: &W,
+    word_at: usize,
+    lsn: u64,
+    durable: u64,
+    kind: FrameKind,
+    payload: &[u8],
+) {
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    let w0 = frame::word0(len, kind);
+    let back = frame::durable_back(lsn, durable);
+    let words = payload.chunks(8).map(|chunk| {
+        let mut b = [0u8; 8];
+        b.get_mut(..chunk.len()).unwrap_or_default().copy_from_slice(chunk);
+        u64::from_le_bytes(b)
+    });
+    let crc = crc::frame_crc_iter(lsn, w0, back, words.clone());
+    let mut at = word_at + FRAME_HEADER_WORDS;
+    for word in words {
+        mem.store(at, word.to_le(), Ordering::Relaxed);
+        at += 1;
+    }
+    publish(mem, word_at, w0, frame::word1(crc, back));
+}
+
+/// Writes a padding frame of `total_len` bytes (at least a header) and publishes it.
+pub(crate) fn write_padding<W: Words + ?Sized>(
+    mem: &W,
+    word_at: usize,
+    lsn: u64,
+    durable: u64,
+    total_len: usize,
+) {
+    debug_assert!(total_len >= FRAME_HEADER_LEN && total_len % 8 == 0);
+    let len = u32::try_from(total_len - FRAME_HEADER_LEN).unwrap_or(u32::MAX);
+    let w0 = frame::word0(len, FrameKind::Padding);
+    let back = frame::durable_back(lsn, durable);
+    let crc = crc::frame_crc(lsn, w0, back, &[]);
+    publish(mem, word_at, w0, frame::word1(crc, back));
+}
+
+#[inline]
+fn publish<W: Words + ?Sized>(mem: &W, word_at: usize, w0: u64, w1: u64) {
+    debug_assert!(w0 != 0, "a published header is never zero");
+    mem.store(word_at + 1, w1.to_le(), Ordering::Relaxed);
+    // Release: pairs with the acquire load in `read_header` / `published_len`: a reader
+    // that sees this word sees the payload and word 1 stored above.
+    mem.store(word_at, w0.to_le(), Ordering::Release);
+}
+
+/// Length of the frame published at `word_at`, or `None` if nothing is published there
+/// yet. Trusts the header (for the flusher and the published frontier, which only walk
+/// frames this process wrote or already validated).
+#[inline]
+pub(crate) fn published_len<W: Words + ?Sized>(mem: &W, word_at: usize) -> Option<usize> {
+    // Acquire: pairs with the release store in `publish`.
+    let w0 = u64::from_le(mem.load(word_at, Ordering::Acquire)?);
+    if w0 == 0 {
+        return None;
+    }
+    let len = usize::try_from(w0 & u64::from(u32::MAX)).ok()?;
+    Some(frame::frame_len(len))
+}
+
+/// Reads and fully validates the frame at `word_at` (LSN-bound checksum included).
+///
+/// `room` is the bytes from the frame to the end of the segment's data area.
+///
+/// # Errors
+/// The [`FrameFault`].
+pub(crate) fn read_header<W: Words + ?Sized>(
+    mem: &W,
+    word_at: usize,
+    lsn: u64,
+    room: usize,
+) -> Result<FrameHeader, FrameFault> {
+    // Acquire: pairs with the release store in `publish`.
+    let w0 = u64::from_le(mem.load(word_at, Ordering::Acquire).ok_or(FrameFault::BadLength)?);
+    let w1 = u64::from_le(mem.load(word_at + 1, Ordering::Relaxed).unwrap_or(0));
+    let header = frame::check_fields(w0, w1, room)?;
+    let payload_words = match header.kind {
+        FrameKind::Padding => 0,
+        _ => header.frame_len() / 8 - FRAME_HEADER_WORDS,
+    };
+    let start = word_at + FRAME_HEADER_WORDS;
+    let words = (start..start + payload_words)
+        .map(|i| u64::from_le(mem.load(i, Ordering::Relaxed).unwrap_or(0)));
+    if crc::frame_crc_iter(lsn, w0, header.durable_back, words) != frame::stored_crc(w1) {
+        return Err(FrameFault::ChecksumMismatch);
+    }
+    Ok(header)
+}
+
+/// Copies the entries of a validated entry frame at `word_at` into `out`.
+pub(crate) fn read_entries<W: Words + ?Sized>(
+    mem: &W,
+    word_at: usize,
+    header: &FrameHeader,
+    out: &mut Vec<Entry>,
+) {
+    debug_assert_eq!(header.kind, FrameKind::Entries);
+    let count = header.len as usize / crate::entry::ENTRY_LEN;
+    out.reserve(count);
+    let mut at = word_at + FRAME_HEADER_WORDS;
+    for _ in 0..count {
+        let mut w = [0u64; ENTRY_WORDS];
+        for slot in &mut w {
+            *slot = u64::from_le(mem.load(at, Ordering::Relaxed).unwrap_or(0));
+            at += 1;
+        }
+        out.push(Entry::from_words(w));
+    }
+}
+
+/// Copies the payload bytes of a validated frame at `word_at` into `out`.
+pub(crate) fn read_bytes<W: Words + ?Sized>(
+    mem: &W,
+    word_at: usize,
+    header: &FrameHeader,
+    out: &mut Vec<u8>,
+) {
+    let len = header.len as usize;
+    out.clear();
+    out.reserve(len.next_multiple_of(8));
+    let start = word_at + FRAME_HEADER_WORDS;
+    for i in start..start + len.div_ceil(8) {
+        out.extend_from_slice(&u64::from_le(mem.load(i, Ordering::Relaxed).unwrap_or(0)).to_le_bytes());
+    }
+    out.truncate(len);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::SharedWord;
+
+    fn region(words: usize) -> Vec<SharedWord> {
+        (0..words).map(|_| SharedWord::new(0)).collect()
+    }
+
+    #[test]
+    fn reservation_classifies_fit_roll_and_full() {
+        let tail = Tail::new(5, 0);
+        let mut take = |t: &Tail, len| {
+            let (g, o) = t.reserve(len);
+            classify(g, o, len, 100)
+        };
+        assert_eq!(take(&tail, 40), Reservation::Fits { generation: 5, offset: 0 });
+        assert_eq!(take(&tail, 40), Reservation::Fits { generation: 5, offset: 40 });
+        assert_eq!(take(&tail, 40), Reservation::MustRoll { generation: 5, offset: 80 });
+        assert_eq!(take(&tail, 40), Reservation::Full { generation: 5 });
+        tail.roll_to(6, 0);
+        assert_eq!(take(&tail, 40), Reservation::Fits { generation: 6, offset: 0 });
+        let exact = Tail::new(0, 60);
+        assert_eq!(take(&exact, 40), Reservation::Fits { generation: 0, offset: 60 });
+        assert_eq!(take(&exact, 16), Reservation::MustRoll { generation: 0, offset: 100 });
+    }
+
+    #[test]
+    fn generations_wrap() {
+        let tail = Tail::new(GENERATION_MASK, 0);
+        tail.roll_to(GENERATION_MASK + 1, 0);
+        assert_eq!(tail.load(), (0, 0));
+    }
+
+    #[test]
+    fn written_frames_validate_at_their_lsn_only() {
+        let mem = region(64);
+        let entries = [Entry::push(1, 2, 3), Entry::barrier(4, 5, -6)];
+        write_entries(mem.as_slice(), 0, 4096, 4000, &entries);
+        let h = read_header(mem.as_slice(), 0, 4096, 512).unwrap();
+        assert_eq!(h.frame_len(), entries_frame_len(2));
+        assert_eq!(h.durable_claim(4096), 4000);
+        let mut out = Vec::new();
+        read_entries(mem.as_slice(), 0, &h, &mut out);
+        assert_eq!(out, entries);
+        assert_eq!(read_header(mem.as_slice(), 0, 4104, 512), Err(FrameFault::ChecksumMismatch));
+        assert_eq!(published_len(mem.as_slice(), 0), Some(64));
+        assert_eq!(published_len(mem.as_slice(), 8), None);
+    }
+
+    #[test]
+    fn byte_payloads_round_trip_with_padding() {
+        let mem = region(64);
+        let payload: Vec<u8> = (0..=12).collect();
+        write_bytes(mem.as_slice(), 2, 16, 0, FrameKind::Checkpoint, &payload);
+        let h = read_header(mem.as_slice(), 2, 16, 400).unwrap();
+        let mut out = Vec::new();
+        read_bytes(mem.as_slice(), 2, &h, &mut out);
+        assert_eq!(out, payload);
+        write_padding(mem.as_slice(), 10, 80, 0, 48);
+        let pad = read_header(mem.as_slice(), 10, 80, 48).unwrap();
+        assert_eq!((pad.kind, pad.frame_len()), (FrameKind::Padding, 48));
+    }
+}

@@ -1,0 +1,177 @@
+//! Segment lifecycle: the file name ↔ base LSN mapping, creation (blocks allocated
+//! before the mapping exists, header made durable before the file is used), opening
+//! with header validation, and the data area as words.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{Corruption, CorruptionKind, Error, Result};
+use crate::format::segment_header::{
+    peek_version, HeaderFault, SegmentHeader, SEGMENT_HEADER_FIELDS_LEN, SEGMENT_HEADER_LEN,
+};
+use crate::format::FORMAT_VERSION;
+use crate::lsn::Lsn;
+use crate::storage::{MappedFile, SharedWord, Storage, Words};
+use crate::sync::{Arc, Ordering};
+
+/// Segment files are named `{base_lsn:016x}.seg`.
+pub(crate) const SEGMENT_SUFFIX: &str = ".seg";
+const HEADER_WORDS: usize = SEGMENT_HEADER_LEN / 8;
+
+/// One mapped segment file.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub(crate) path: PathBuf,
+    pub(crate) header: SegmentHeader,
+    file: Arc<dyn MappedFile>,
+}
+
+impl Segment {
+    /// Creates, allocates and maps a new segment, and makes its header durable.
+    pub(crate) fn create(
+        storage: &dyn Storage,
+        dir: &Path,
+        journal_id: u128,
+        base_lsn: u64,
+        size_bytes: u64,
+    ) -> Result<Segment> {
+        let path = dir.join(file_name(base_lsn));
+        let _span = tracing::debug_span!("segment_create", path = %path.display(), base_lsn).entered();
+        let file = storage.create_mapped(&path, size_bytes).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::StorageFull {
+                Error::StorageFull { path: path.clone(), bytes: size_bytes }
+            } else {
+                Error::io(&path, "create segment", e)
+            }
+        })?;
+        let header =
+            SegmentHeader { journal_id, base_lsn, segment_size_bytes: size_bytes, created_at_ms: now_ms() };
+        let bytes = header.encode();
+        for (i, chunk) in bytes.chunks_exact(8).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            file.words().store(i, u64::from_le_bytes(b).to_le(), Ordering::Relaxed);
+        }
+        file.sync_range(0, SEGMENT_HEADER_LEN).map_err(|e| Error::io(&path, "msync segment header", e))?;
+        storage.sync_dir(dir).map_err(|e| Error::io(dir, "fsync directory", e))?;
+        Ok(Segment { path, header, file })
+    }
+
+    /// Maps an existing segment and validates its header against `expected_id` (if known)
+    /// and its file name.
+    pub(crate) fn open(
+        storage: &dyn Storage,
+        path: &Path,
+        name_base: u64,
+        expected_id: Option<u128>,
+    ) -> Result<Segment> {
+        let file = storage.open_mapped(path).map_err(|e| Error::io(path, "map segment", e))?;
+        let corrupt = |kind| {
+            Error::Corrupted(Corruption { path: path.to_owned(), lsn: Lsn(name_base), offset: 0, kind })
+        };
+        let bytes = header_bytes(file.words());
+        let header = match SegmentHeader::decode(&bytes) {
+            Ok(h) => h,
+            Err(HeaderFault::UnsupportedVersion { found }) => {
+                return Err(Error::UpgradeRequired { path: path.to_owned(), found, supported: FORMAT_VERSION })
+            }
+            Err(fault) => {
+                if let Some(found) = peek_version(&bytes).filter(|v| *v > FORMAT_VERSION && fault == HeaderFault::ChecksumMismatch) {
+                    return Err(Error::UpgradeRequired { path: path.to_owned(), found, supported: FORMAT_VERSION });
+                }
+                return Err(corrupt(CorruptionKind::SegmentHeader(fault)));
+            }
+        };
+        if let Some(expected) = expected_id.filter(|id| *id != header.journal_id) {
+            return Err(Error::ForeignJournal { path: path.to_owned(), expected, found: header.journal_id });
+        }
+        if header.base_lsn != name_base {
+            return Err(corrupt(CorruptionKind::Inconsistent("file name and header disagree on the base LSN")));
+        }
+        if (file.words().len() * 8) as u64 != header.segment_size_bytes {
+            return Err(corrupt(CorruptionKind::Inconsistent("file length differs from the header's segment size")));
+        }
+        Ok(Segment { path: path.to_owned(), header, file })
+    }
+
+    pub(crate) fn base(&self) -> u64 {
+        self.header.base_lsn
+    }
+
+    pub(crate) fn capacity(&self) -> u64 {
+        self.header.capacity_bytes()
+    }
+
+    /// LSN just past the data area: the next segment's base.
+    pub(crate) fn end(&self) -> u64 {
+        self.base() + self.capacity()
+    }
+
+    pub(crate) fn contains(&self, lsn: u64) -> bool {
+        (self.base()..self.end()).contains(&lsn)
+    }
+
+    /// The data area as words (word 0 is LSN `base`).
+    pub(crate) fn data(&self) -> &[SharedWord] {
+        self.file.words().get(HEADER_WORDS..).unwrap_or_default()
+    }
+
+    /// Word index in [`Segment::data`] of `lsn`.
+    pub(crate) fn word_at(&self, lsn: u64) -> usize {
+        debug_assert!(lsn >= self.base() && lsn % 8 == 0);
+        usize::try_from((lsn - self.base()) / 8).unwrap_or(usize::MAX)
+    }
+
+    /// Makes data bytes `[from, to)` (LSNs within this segment) durable.
+    pub(crate) fn sync(&self, from: u64, to: u64) -> Result<()> {
+        debug_assert!(from <= to);
+        let start = usize::try_from(from.saturating_sub(self.base())).unwrap_or(usize::MAX);
+        let len = usize::try_from(to - from).unwrap_or(usize::MAX);
+        self.file
+            .sync_range(SEGMENT_HEADER_LEN + start, len)
+            .map_err(|e| Error::io(&self.path, "msync", e))
+    }
+}
+
+/// `{base:016x}.seg`.
+pub(crate) fn file_name(base_lsn: u64) -> String {
+    format!("{base_lsn:016x}{SEGMENT_SUFFIX}")
+}
+
+/// The base LSN a segment file name encodes, or `None` if it is not a segment name.
+pub(crate) fn parse_name(name: &OsStr) -> Option<u64> {
+    let name = name.to_str()?;
+    let hex = name.strip_suffix(SEGMENT_SUFFIX)?;
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+fn header_bytes(words: &[SharedWord]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SEGMENT_HEADER_FIELDS_LEN);
+    for i in 0..SEGMENT_HEADER_FIELDS_LEN / 8 {
+        if let Some(w) = words.load(i, Ordering::Relaxed) {
+            out.extend_from_slice(&u64::from_le(w).to_le_bytes());
+        }
+    }
+    out
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_reject_lookalikes() {
+        assert_eq!(parse_name(OsStr::new(&file_name(0x1234_5000))), Some(0x1234_5000));
+        for bad in ["0000000000001000.seg.tmp", "000000000000100.seg", "000000000000ABCD.seg", "x.seg", "journal.lock"] {
+            assert_eq!(parse_name(OsStr::new(bad)), None, "{bad}");
+        }
+    }
+}

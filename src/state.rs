@@ -1,0 +1,67 @@
+//! `State`: what the journal's frames add up to — per-source last sequence and
+//! watermark, and the last checkpoint — folded frame by frame in LSN order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::CheckpointRecord;
+use crate::entry::{Entry, Op};
+use crate::lsn::Lsn;
+
+/// Per-source progress.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    /// Sequence of the source's last entry.
+    pub sequence: u64,
+    /// Highest watermark seen for the source.
+    pub watermark: i64,
+    /// Sequence of the last barrier entry, if any.
+    pub last_barrier: Option<u64>,
+    /// Entries seen for the source.
+    pub entries: u64,
+}
+
+/// The materialized state of a journal as of `end`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Progress per `source_id`.
+    pub sources: BTreeMap<u16, SourceState>,
+    /// The last checkpoint record and its LSN.
+    pub last_checkpoint: Option<(Lsn, CheckpointRecord)>,
+    /// Entries folded in.
+    pub entries: u64,
+    /// Checkpoints folded in.
+    pub checkpoints: u64,
+    /// LSN just past the last frame folded in.
+    pub end: Lsn,
+}
+
+impl State {
+    /// Folds in a batch of entries.
+    pub fn apply_entries(&mut self, entries: &[Entry]) {
+        for e in entries {
+            let s = self.sources.entry(e.source_id).or_insert(SourceState {
+                watermark: i64::MIN,
+                ..SourceState::default()
+            });
+            match e.op() {
+                Ok(Op::Push) => s.sequence = e.sequence,
+                Ok(Op::Barrier) => {
+                    s.sequence = e.sequence;
+                    s.last_barrier = Some(e.sequence);
+                }
+                Ok(Op::Watermark) | Err(_) => {}
+            }
+            s.watermark = s.watermark.max(e.watermark);
+            s.entries += 1;
+        }
+        self.entries += entries.len() as u64;
+    }
+
+    /// Folds in a checkpoint.
+    pub fn apply_checkpoint(&mut self, lsn: Lsn, record: CheckpointRecord) {
+        self.checkpoints += 1;
+        self.last_checkpoint = Some((lsn, record));
+    }
+}

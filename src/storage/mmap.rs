@@ -1,0 +1,71 @@
+//! The real mapping: a shared, read-write `memmap2` mapping of a segment file, viewed as
+//! 64-bit atomic words. One of the two modules allowed `unsafe` (see docs/UNSAFE.md).
+#![expect(unsafe_code, reason = "creating a file mapping and viewing it as atomics is unsafe")]
+
+use std::fs::File;
+use std::io;
+
+use memmap2::{MmapMut, MmapOptions};
+
+use crate::storage::{MappedFile, SharedWord};
+
+const PAGE_BYTES: usize = 4096;
+
+/// A mapped segment file.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    map: MmapMut,
+    // Kept open for the mapping's lifetime so the file cannot be truncated under us by
+    // this process; other processes are kept out by the directory lock.
+    _file: File,
+}
+
+impl Mapping {
+    /// Maps all of `file` shared and read-write, prefaulting its pages when `populate`.
+    pub(crate) fn new(file: File, len: u64, populate: bool) -> io::Result<Mapping> {
+        let len = usize::try_from(len).map_err(|_| io::Error::other("file too large to map"))?;
+        if len == 0 || len % PAGE_BYTES != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("file length {len} is not a positive multiple of {PAGE_BYTES}"),
+            ));
+        }
+        let mut options = MmapOptions::new();
+        options.len(len);
+        if populate {
+            options.populate();
+        }
+        // SAFETY: 1. the file stays open in `self` for the mapping's lifetime; 2. its
+        // length was checked above and the journal never truncates a mapped file; 3. the
+        // directory lock keeps other writers of this journal out, and all access through
+        // the mapping goes through atomics (`words`), so concurrent modification by a
+        // foreign process cannot cause a data race in this one, only wrong bytes, which
+        // the checksums catch.
+        let map = unsafe { options.map_mut(&file) }?;
+        Ok(Mapping { map, _file: file })
+    }
+}
+
+impl MappedFile for Mapping {
+    fn words(&self) -> &[SharedWord] {
+        let ptr = self.map.as_ptr();
+        debug_assert!(ptr.cast::<SharedWord>().is_aligned());
+        debug_assert!(self.map.len() % size_of::<SharedWord>() == 0);
+        // SAFETY: 1. the pointer is page-aligned (mmap), so aligned for `AtomicU64`;
+        // 2. the length is a multiple of 8 (checked in `new`), so the slice covers exactly
+        // the mapping; 3. the memory lives as long as `self.map`, which outlives the
+        // returned borrow; 4. `AtomicU64` has the size and validity of `u64`, every bit
+        // pattern is valid, and all accesses through the slice are atomic, so the shared
+        // view never races with another view of the same pages.
+        unsafe { std::slice::from_raw_parts(ptr.cast::<SharedWord>(), self.map.len() / 8) }
+    }
+
+    fn sync_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        let start = offset - offset % PAGE_BYTES;
+        let end = offset.saturating_add(len).min(self.map.len());
+        if end <= start {
+            return Ok(());
+        }
+        self.map.flush_range(start, end - start)
+    }
+}

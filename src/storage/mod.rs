@@ -1,0 +1,88 @@
+//! The storage seam: everything the journal asks of a filesystem, so that a simulated
+//! backend (`sim`, behind the `sim` feature) can stand in for power-loss tests.
+
+mod fs;
+mod mmap;
+mod words;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+pub use fs::{lock_path, this_holder, FsStorage, LOCK_FILE_NAME};
+pub use words::{SharedWord, Words};
+
+use crate::error::Result;
+use crate::sync::Arc;
+
+/// A file mapped into memory as 64-bit words, written through atomics.
+pub trait MappedFile: Send + Sync + fmt::Debug {
+    /// The whole file as words (its length is a multiple of 4096).
+    fn words(&self) -> &[SharedWord];
+    /// Makes `[offset, offset + len)` durable (msync `MS_SYNC`, which on Linux is an
+    /// fdatasync of the range). Offsets are bytes; the range is widened to pages.
+    ///
+    /// # Errors
+    /// The OS error; the caller poisons the journal.
+    fn sync_range(&self, offset: usize, len: usize) -> io::Result<()>;
+}
+
+/// One name in a directory listing.
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    /// The file name (not necessarily UTF-8).
+    pub name: OsString,
+    /// A regular file (not a symlink, not a directory).
+    pub is_file: bool,
+    /// Length in bytes, for regular files.
+    pub len: u64,
+}
+
+/// An exclusive hold on a journal directory; released on drop.
+pub trait DirLock: Send + Sync + fmt::Debug {}
+
+/// The filesystem operations the journal uses.
+pub trait Storage: Send + Sync + fmt::Debug {
+    /// Creates `dir` (mode 0700) and its parents if missing.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Lists `dir`.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>>;
+    /// Creates a new file of `len` bytes (mode 0600), allocates its blocks (never a
+    /// sparse file, so a full disk fails here and not with SIGBUS later) and maps it.
+    ///
+    /// # Errors
+    /// The OS error; `ErrorKind::StorageFull` when the disk is full.
+    fn create_mapped(&self, path: &Path, len: u64) -> io::Result<Arc<dyn MappedFile>>;
+    /// Maps an existing file read-write.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn MappedFile>>;
+    /// Removes a file (durable after [`Storage::sync_dir`]).
+    ///
+    /// # Errors
+    /// The OS error.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (creates, renames, removes) durable.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes the writer's exclusive lock on `dir`, recording `holder` in the lock file.
+    ///
+    /// # Errors
+    /// [`crate::Error::Locked`] naming the current holder, or an I/O error.
+    fn lock_dir(&self, dir: &Path, holder: &str) -> Result<Box<dyn DirLock>>;
+    /// Reads who holds the lock on `dir`, if anyone does.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn lock_holder(&self, dir: &Path) -> io::Result<Option<String>>;
+}

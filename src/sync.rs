@@ -1,0 +1,47 @@
+//! The loom switch: every atomic, lock, `Arc`, thread-local and thread spawn that the
+//! append protocol uses comes from here.
+//!
+//! Under `cfg(loom)` these are loom's model types, so `loom-tests/` checks the real
+//! protocol code; otherwise they are std's. No other module names `std::sync` types
+//! (enforced by `disallowed-types` in `clippy.toml`). Hot atomics are wrapped in
+//! [`CachePadded`] so that the tail and the frontiers never share a cache line.
+
+pub(crate) use crossbeam_utils::CachePadded;
+
+#[cfg(loom)]
+pub(crate) use loom::{
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    sync::{Arc, Condvar, Mutex, MutexGuard},
+    thread,
+};
+
+#[cfg(not(loom))]
+#[expect(clippy::disallowed_types, reason = "this module is the one place std's types are named")]
+pub(crate) use std::{
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    sync::{Arc, Condvar, Mutex, MutexGuard},
+    thread,
+};
+
+/// Locks `mutex`, recovering the guard if another thread panicked while holding it.
+///
+/// Every mutex in this crate protects state that stays consistent between statements
+/// (counters and maps updated in one step), so a panic elsewhere does not leave it
+/// half-written; propagating the poison would turn one bug into a cascade.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Spins briefly, then yields: the wait used while another thread finishes a step that
+/// takes nanoseconds (publishing a frame, rolling a segment).
+pub(crate) fn backoff(round: &mut u32) {
+    *round = round.saturating_add(1);
+    if *round < 64 {
+        std::hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
