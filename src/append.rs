@@ -20,7 +20,7 @@ use crate::lsn::Lsn;
 use crate::region::{self, classify, Reservation, Tail, GENERATION_MASK};
 use crate::segment::Segment;
 use crate::storage::Storage;
-use crate::sync::{self, lock, AtomicU64, Arc, Mutex, Ordering};
+use crate::sync::{self, lock, Arc, AtomicU64, Mutex, Ordering};
 
 /// Writable segments remembered per generation (older ones are only read).
 const WRITABLE_KEPT: usize = 8;
@@ -50,7 +50,11 @@ pub(crate) struct Segments {
 impl Segments {
     /// The segment holding `lsn`, or starting exactly at it.
     pub(crate) fn find(&self, lsn: u64) -> Option<&Arc<Segment>> {
-        self.by_base.range(..=lsn).next_back().map(|(_, s)| s).filter(|s| s.contains(lsn))
+        self.by_base
+            .range(..=lsn)
+            .next_back()
+            .map(|(_, s)| s)
+            .filter(|s| s.contains(lsn))
     }
 
     pub(crate) fn active(&self) -> Option<&(u64, Arc<Segment>)> {
@@ -93,7 +97,8 @@ impl Log {
         let mut table = Segments::default();
         let mut active = None;
         for seg in segments {
-            if seg.base() <= end.0 && (active.is_none() || end.0 < seg.end() || seg.base() == end.0) {
+            if seg.base() <= end.0 && (active.is_none() || end.0 < seg.end() || seg.base() == end.0)
+            {
                 active = Some(Arc::clone(&seg));
             }
             table.by_base.insert(seg.base(), seg);
@@ -131,7 +136,10 @@ impl Log {
             first.get_or_insert(lsn);
             end = Lsn(lsn.0 + len as u64);
         }
-        let first = first.ok_or(Error::InvalidOptions { field: "entries", reason: "an empty batch".into() })?;
+        let first = first.ok_or(Error::InvalidOptions {
+            field: "entries",
+            reason: "an empty batch".into(),
+        })?;
         Ok((first, end))
     }
 
@@ -140,7 +148,11 @@ impl Log {
         let len = crate::format::frame::frame_len(payload.len());
         let max = self.capacity_min();
         if len as u64 > max {
-            return Err(Error::TooLarge { what: "frame", bytes: len as u64, max });
+            return Err(Error::TooLarge {
+                what: "frame",
+                bytes: len as u64,
+                max,
+            });
         }
         let lsn = self.append_frame(len, |seg, at, lsn, durable| {
             region::write_bytes(seg.data(), at, lsn, durable, kind, payload);
@@ -187,8 +199,11 @@ impl Log {
     }
 
     fn entries_per_frame(&self) -> usize {
-        let room = self.capacity_min().saturating_sub(FRAME_HEADER_LEN as u64) / crate::entry::ENTRY_LEN as u64;
-        usize::try_from(room).unwrap_or(usize::MAX).clamp(1, BATCH_ENTRIES_MAX)
+        let room = self.capacity_min().saturating_sub(FRAME_HEADER_LEN as u64)
+            / crate::entry::ENTRY_LEN as u64;
+        usize::try_from(room)
+            .unwrap_or(usize::MAX)
+            .clamp(1, BATCH_ENTRIES_MAX)
     }
 
     /// Data capacity of a new segment: the largest frame that can always be placed.
@@ -201,7 +216,13 @@ impl Log {
         if room >= FRAME_HEADER_LEN as u64 {
             let lsn = seg.base() + offset;
             let len = usize::try_from(room).unwrap_or(usize::MAX);
-            region::write_padding(seg.data(), seg.word_at(lsn), lsn, self.frontier.durable_hint(), len);
+            region::write_padding(
+                seg.data(),
+                seg.word_at(lsn),
+                lsn,
+                self.frontier.durable_hint(),
+                len,
+            );
         }
         // Fewer than a header's bytes left: they stay zero, and readers skip them.
     }
@@ -222,7 +243,8 @@ impl Log {
             }
             let seg = cache.as_ref().map(|c| Arc::clone(&c.segment));
             drop(cache);
-            seg.map(|s| f(&s)).ok_or_else(|| self.lost_generation(generation))
+            seg.map(|s| f(&s))
+                .ok_or_else(|| self.lost_generation(generation))
         })
     }
 
@@ -233,12 +255,20 @@ impl Log {
             .iter()
             .rev()
             .find(|(g, _)| g & GENERATION_MASK == generation)
-            .map(|(g, s)| CachedSegment { log_uid: self.uid, generation: *g, segment: Arc::clone(s) })
+            .map(|(g, s)| CachedSegment {
+                log_uid: self.uid,
+                generation: *g,
+                segment: Arc::clone(s),
+            })
             .ok_or_else(|| self.lost_generation(generation))
     }
 
     fn lost_generation(&self, generation: u64) -> Error {
-        Error::io(&self.dir, "append", std::io::Error::other(format!("segment generation {generation} is not writable")))
+        Error::io(
+            &self.dir,
+            "append",
+            std::io::Error::other(format!("segment generation {generation} is not writable")),
+        )
     }
 
     /// Rolls from `generation` to the next segment, unless another thread already has.
@@ -253,8 +283,12 @@ impl Log {
             .active()
             .map(|(g, s)| (*g, Arc::clone(s)))
             .ok_or_else(|| self.lost_generation(generation))?;
-        let _span =
-            tracing::debug_span!("roll_over", from_base = active.base(), next_base = active.end()).entered();
+        let _span = tracing::debug_span!(
+            "roll_over",
+            from_base = active.base(),
+            next_base = active.end()
+        )
+        .entered();
         let next = self.obtain_segment(active.end())?;
         let mut table = lock(&self.segments);
         table.by_base.insert(next.base(), Arc::clone(&next));
@@ -281,7 +315,13 @@ impl Log {
             return Ok(Arc::clone(existing));
         }
         drop(table);
-        let seg = Segment::create(&*self.storage, &self.dir, self.journal_id, base, self.segment_size_bytes)?;
+        let seg = Segment::create(
+            &*self.storage,
+            &self.dir,
+            self.journal_id,
+            base,
+            self.segment_size_bytes,
+        )?;
         Ok(Arc::new(seg))
     }
 
@@ -290,11 +330,13 @@ impl Log {
         let (tx, rx) = mpsc::channel::<u64>();
         let log = Arc::clone(self);
         // The thread ends when `stop_preallocator` drops the sender.
-        let spawned = std::thread::Builder::new().name("cpj-prealloc".into()).spawn(move || {
-            while let Ok(base) = rx.recv() {
-                log.create_spare(base);
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("cpj-prealloc".into())
+            .spawn(move || {
+                while let Ok(base) = rx.recv() {
+                    log.create_spare(base);
+                }
+            });
         if spawned.is_ok() {
             *lock(&self.preallocator) = Some(tx);
             if let Some(end) = lock(&self.segments).active().map(|(_, s)| s.end()) {
@@ -317,14 +359,24 @@ impl Log {
         let _rolling = lock(&self.roll_lock);
         {
             let table = lock(&self.segments);
-            if table.by_base.contains_key(&base) || table.spare.as_ref().is_some_and(|s| s.base() == base) {
+            if table.by_base.contains_key(&base)
+                || table.spare.as_ref().is_some_and(|s| s.base() == base)
+            {
                 return;
             }
         }
-        match Segment::create(&*self.storage, &self.dir, self.journal_id, base, self.segment_size_bytes) {
+        match Segment::create(
+            &*self.storage,
+            &self.dir,
+            self.journal_id,
+            base,
+            self.segment_size_bytes,
+        ) {
             Ok(seg) => lock(&self.segments).spare = Some(Arc::new(seg)),
             // The roll creates the segment itself and reports the error to its caller.
-            Err(e) => tracing::warn!(error = %e, base, "could not create the next segment ahead of need"),
+            Err(e) => {
+                tracing::warn!(error = %e, base, "could not create the next segment ahead of need");
+            }
         }
     }
 
@@ -337,6 +389,8 @@ impl Log {
             .iter()
             .rev()
             .find(|(g, _)| g & GENERATION_MASK == generation)
-            .map_or(Lsn(self.frontier.published()), |(_, s)| Lsn(s.base() + offset.min(s.capacity())))
+            .map_or(Lsn(self.frontier.published()), |(_, s)| {
+                Lsn(s.base() + offset.min(s.capacity()))
+            })
     }
 }

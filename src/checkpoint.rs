@@ -65,10 +65,16 @@ impl std::fmt::Display for CheckpointError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CheckpointError::TooLarge { bytes } => {
-                write!(f, "checkpoint of {bytes} bytes exceeds {CHECKPOINT_BYTES_MAX}")
+                write!(
+                    f,
+                    "checkpoint of {bytes} bytes exceeds {CHECKPOINT_BYTES_MAX}"
+                )
             }
             CheckpointError::TooMany { field, count, max } => {
-                write!(f, "checkpoint field {field} has {count} elements, at most {max} allowed")
+                write!(
+                    f,
+                    "checkpoint field {field} has {count} elements, at most {max} allowed"
+                )
             }
             CheckpointError::Malformed(why) => write!(f, "malformed checkpoint record: {why}"),
         }
@@ -105,7 +111,10 @@ impl CheckpointRecord {
         let (record, rest) = postcard::take_from_bytes::<CheckpointRecord>(bytes)
             .map_err(|e| CheckpointError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(CheckpointError::Malformed(format!("{} trailing bytes", rest.len())));
+            return Err(CheckpointError::Malformed(format!(
+                "{} trailing bytes",
+                rest.len()
+            )));
         }
         record.check_limits()?;
         Ok(record)
@@ -113,10 +122,22 @@ impl CheckpointRecord {
 
     fn check_limits(&self) -> Result<(), CheckpointError> {
         let counts = [
-            ("source_sequences", self.source_sequences.len(), CHECKPOINT_SOURCES_MAX),
-            ("sink_positions", self.sink_positions.len(), CHECKPOINT_SINKS_MAX),
+            (
+                "source_sequences",
+                self.source_sequences.len(),
+                CHECKPOINT_SOURCES_MAX,
+            ),
+            (
+                "sink_positions",
+                self.sink_positions.len(),
+                CHECKPOINT_SINKS_MAX,
+            ),
             ("watermarks", self.watermarks.len(), CHECKPOINT_SOURCES_MAX),
-            ("operator_states", self.operator_states.len(), CHECKPOINT_OPERATORS_MAX),
+            (
+                "operator_states",
+                self.operator_states.len(),
+                CHECKPOINT_OPERATORS_MAX,
+            ),
         ];
         for (field, count, max) in counts {
             if count > max {
@@ -125,7 +146,9 @@ impl CheckpointRecord {
         }
         for op in &self.operator_states {
             if op.state.len() > OPERATOR_STATE_BYTES_MAX {
-                return Err(CheckpointError::TooLarge { bytes: op.state.len() });
+                return Err(CheckpointError::TooLarge {
+                    bytes: op.state.len(),
+                });
             }
         }
         Ok(())
@@ -144,7 +167,10 @@ mod tests {
             source_sequences: vec![(0, 100), (1, 250)],
             sink_positions: vec![(0, 90)],
             watermarks: vec![(0, -5), (1, 1_000)],
-            operator_states: vec![OperatorState { operator_id: 3, state: vec![1, 2, 3] }],
+            operator_states: vec![OperatorState {
+                operator_id: 3,
+                state: vec![1, 2, 3],
+            }],
         }
     }
 
@@ -158,13 +184,18 @@ mod tests {
     fn hostile_bytes_are_errors() {
         let bytes = sample().encode().unwrap();
         for cut in 0..bytes.len() {
-            assert!(CheckpointRecord::decode(&bytes[..cut]).is_err(), "cut {cut}");
+            assert!(
+                CheckpointRecord::decode(&bytes[..cut]).is_err(),
+                "cut {cut}"
+            );
         }
         let mut trailing = bytes.clone();
         trailing.push(0);
         assert!(CheckpointRecord::decode(&trailing).is_err());
         // A sequence length claiming 2^63 elements must not allocate.
-        let huge = [1u8, 1, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
+        let huge = [
+            1u8, 1, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F,
+        ];
         assert!(CheckpointRecord::decode(&huge).is_err());
     }
 }

@@ -31,7 +31,11 @@ pub struct UnknownOp(pub u8);
 
 impl fmt::Display for UnknownOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown entry op {} (known: 1 push, 2 watermark, 3 barrier)", self.0)
+        write!(
+            f,
+            "unknown entry op {} (known: 1 push, 2 watermark, 3 barrier)",
+            self.0
+        )
     }
 }
 
@@ -96,7 +100,7 @@ pub const ENTRY_WORDS: usize = ENTRY_LEN / 8;
 
 const _: () = assert!(size_of::<Entry>() == ENTRY_LEN);
 const _: () = assert!(align_of::<Entry>() == 8);
-const _: () = assert!(ENTRY_LEN % 8 == 0);
+const _: () = assert!(ENTRY_LEN.is_multiple_of(8));
 
 impl Entry {
     /// A [`Op::Push`] entry.
@@ -120,7 +124,14 @@ impl Entry {
     /// An entry with the given op, zero flags and zero reserved.
     #[must_use]
     pub const fn new(source_id: u16, op: Op, sequence: u64, watermark: i64) -> Entry {
-        Entry { source_id, op: op as u8, flags: 0, reserved: 0, sequence, watermark }
+        Entry {
+            source_id,
+            op: op as u8,
+            flags: 0,
+            reserved: 0,
+            sequence,
+            watermark,
+        }
     }
 
     /// Decodes the op byte; an unknown byte is an error value, never a panic.
@@ -146,7 +157,10 @@ impl Entry {
     /// Inverse of [`Entry::to_words`].
     #[must_use]
     #[inline]
-    #[expect(clippy::cast_possible_truncation, reason = "each field is masked out of its word")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "each field is masked out of its word"
+    )]
     pub fn from_words(words: [u64; ENTRY_WORDS]) -> Entry {
         let [head, sequence, watermark] = words;
         Entry {

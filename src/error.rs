@@ -209,13 +209,22 @@ impl fmt::Display for Corruption {
 impl fmt::Display for CorruptionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CorruptionKind::Frame(fault) => write!(f, "frame fault {fault:?} below the durable frontier"),
-            CorruptionKind::Checkpoint(why) => write!(f, "checkpoint record does not decode: {why}"),
+            CorruptionKind::Frame(fault) => {
+                write!(f, "frame fault {fault:?} below the durable frontier")
+            }
+            CorruptionKind::Checkpoint(why) => {
+                write!(f, "checkpoint record does not decode: {why}")
+            }
             CorruptionKind::SegmentHeader(fault) => write!(f, "segment header fault {fault:?}"),
             CorruptionKind::UnknownFrame { kind } => {
-                write!(f, "valid frame of unknown kind {kind} (written by a newer version?)")
+                write!(
+                    f,
+                    "valid frame of unknown kind {kind} (written by a newer version?)"
+                )
             }
-            CorruptionKind::Gap { expected } => write!(f, "missing segment starting at LSN {expected}"),
+            CorruptionKind::Gap { expected } => {
+                write!(f, "missing segment starting at LSN {expected}")
+            }
             CorruptionKind::Inconsistent(what) => write!(f, "inconsistent segment: {what}"),
         }
     }
@@ -234,7 +243,11 @@ impl Error {
     /// Wraps an I/O error with its path and operation, recognising a full disk.
     #[must_use]
     pub fn io(path: impl Into<PathBuf>, op: &'static str, source: io::Error) -> Error {
-        Error::Io { path: path.into(), op, source }
+        Error::Io {
+            path: path.into(),
+            op,
+            source,
+        }
     }
 
     /// Whether this error is a full disk, in either wrapping.

@@ -3,14 +3,14 @@
 //! `published` is the LSN below which every frame is published; it advances by walking
 //! publication words from where it stands (frames publish out of order, the frontier
 //! never passes a gap). `durable` is the LSN below which every frame is also on disk.
-//! Group commit is the leader/follower scheme of PostgreSQL's WAL flush and RocksDB's
+//! Group commit is the leader/follower scheme of `PostgreSQL`'s WAL flush and `RocksDB`'s
 //! write group: one flusher at a time holds `flush_lock`; a caller that arrives during
 //! a flush waits for the lock, finds its LSN covered by the flush that just finished,
 //! and returns without a system call of its own.
 //!
 //! Invariant: `durable <= published <= reserved end`. An msync/fdatasync failure sets
 //! `poisoned` before the lock is released, so no caller can observe a durable frontier
-//! that includes data whose flush failed (the lesson of PostgreSQL's fsync bug: after a
+//! that includes data whose flush failed (the lesson of `PostgreSQL`'s fsync bug: after a
 //! failed fsync the kernel may have dropped the dirty pages, and a retry succeeds with
 //! the data gone).
 
@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::format::frame::FRAME_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::region;
-use crate::sync::{self, lock, AtomicBool, AtomicU64, Arc, CachePadded, Condvar, Mutex, Ordering};
+use crate::sync::{self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, Ordering};
 
 /// Frontier state shared by appenders, flushers and readers.
 #[derive(Debug)]
@@ -86,8 +86,9 @@ impl Frontier {
     }
 
     fn poison_error(&self) -> Error {
-        let (durable, cause) =
-            lock(&self.cause).clone().unwrap_or_else(|| (self.durable(), "an earlier flush failed".into()));
+        let (durable, cause) = lock(&self.cause)
+            .clone()
+            .unwrap_or_else(|| (self.durable(), "an earlier flush failed".into()));
         Error::Poisoned { durable, cause }
     }
 

@@ -54,12 +54,18 @@ impl Journal {
     ///
     /// # Errors
     /// As [`Journal::open`].
-    pub fn open_with_storage(dir: impl AsRef<Path>, options: Options, storage: Arc<dyn Storage>) -> Result<Journal> {
+    pub fn open_with_storage(
+        dir: impl AsRef<Path>,
+        options: Options,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Journal> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
         let _span = tracing::info_span!("open", dir = %dir.display()).entered();
         if options.create_if_missing {
-            storage.create_dir_all(&dir).map_err(|e| Error::io(&dir, "create directory", e))?;
+            storage
+                .create_dir_all(&dir)
+                .map_err(|e| Error::io(&dir, "create directory", e))?;
         }
         let dir_lock = storage.lock_dir(&dir, &crate::storage::this_holder())?;
         let recovered = recovery::recover(&*storage, &dir, options.recovery_mode)?;
@@ -82,7 +88,14 @@ impl Journal {
             Durability::Interval(every) => Some(IntervalFlusher::start(&log, every)),
             _ => None,
         };
-        Ok(Journal { log, options, report, state: Mutex::new(state), flusher: Mutex::new(flusher), _lock: dir_lock })
+        Ok(Journal {
+            log,
+            options,
+            report,
+            state: Mutex::new(state),
+            flusher: Mutex::new(flusher),
+            _lock: dir_lock,
+        })
     }
 
     /// Appends one entry; returns its frame's LSN. In `Sync` mode, returns once durable.
@@ -166,7 +179,12 @@ impl Journal {
     /// The oldest LSN in the journal.
     #[must_use]
     pub fn first_lsn(&self) -> Lsn {
-        Lsn(lock(&self.log.segments).by_base.keys().next().copied().unwrap_or(0))
+        Lsn(lock(&self.log.segments)
+            .by_base
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(0))
     }
 
     /// Frames from `lsn` (a frame's start) to the end of what is published.
@@ -176,7 +194,7 @@ impl Journal {
     pub fn read_from(&self, lsn: Lsn) -> Result<Reader> {
         let first = self.first_lsn();
         let end = self.end_lsn();
-        if lsn < first || lsn > end || lsn.0 % 8 != 0 {
+        if lsn < first || lsn > end || !lsn.0.is_multiple_of(8) {
             return Err(Error::InvalidLsn { lsn, first, end });
         }
         Ok(Reader::new(Arc::clone(&self.log), lsn))
@@ -259,11 +277,18 @@ impl Drop for Journal {
 }
 
 /// Creates the first segment of a new journal.
-fn create(storage: &dyn Storage, dir: &Path, options: &Options) -> Result<(u128, Vec<Arc<Segment>>, State, RecoveryReport)> {
+fn create(
+    storage: &dyn Storage,
+    dir: &Path,
+    options: &Options,
+) -> Result<(u128, Vec<Arc<Segment>>, State, RecoveryReport)> {
     let journal_id = new_journal_id();
     let seg = Segment::create(storage, dir, journal_id, 0, options.segment_size_bytes)?;
     tracing::info!(dir = %dir.display(), journal_id = %format_args!("{journal_id:032x}"), "created a new journal");
-    let report = RecoveryReport { created: true, ..RecoveryReport::default() };
+    let report = RecoveryReport {
+        created: true,
+        ..RecoveryReport::default()
+    };
     Ok((journal_id, vec![Arc::new(seg)], State::default(), report))
 }
 
@@ -274,10 +299,13 @@ fn new_journal_id() -> u128 {
     for round in 0..2u64 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u64(round);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
         h.write_u32(std::process::id());
         out = out << 64 | u128::from(h.finish());
     }
     out.max(1)
 }
-

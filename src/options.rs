@@ -119,7 +119,7 @@ impl Options {
     pub fn validate(&self) -> Result<()> {
         let size = self.segment_size_bytes;
         if !(SEGMENT_SIZE_MIN_BYTES..=SEGMENT_SIZE_MAX_BYTES).contains(&size)
-            || size % SEGMENT_SIZE_ALIGN_BYTES != 0
+            || !size.is_multiple_of(SEGMENT_SIZE_ALIGN_BYTES)
         {
             return Err(Error::InvalidOptions {
                 field: "segment_size_bytes",
@@ -147,12 +147,34 @@ mod tests {
 
     #[test]
     fn invalid_values_name_their_field() {
-        for bytes in [0, 4096, SEGMENT_SIZE_MIN_BYTES + 1, SEGMENT_SIZE_MAX_BYTES * 2] {
-            let err = Options::default().segment_size_bytes(bytes).validate().unwrap_err();
-            assert!(matches!(err, Error::InvalidOptions { field: "segment_size_bytes", .. }));
+        for bytes in [
+            0,
+            4096,
+            SEGMENT_SIZE_MIN_BYTES + 1,
+            SEGMENT_SIZE_MAX_BYTES * 2,
+        ] {
+            let err = Options::default()
+                .segment_size_bytes(bytes)
+                .validate()
+                .unwrap_err();
+            assert!(matches!(
+                err,
+                Error::InvalidOptions {
+                    field: "segment_size_bytes",
+                    ..
+                }
+            ));
         }
-        let err = Options::default().durability(Durability::Interval(Duration::ZERO)).validate();
-        assert!(matches!(err, Err(Error::InvalidOptions { field: "durability", .. })));
+        let err = Options::default()
+            .durability(Durability::Interval(Duration::ZERO))
+            .validate();
+        assert!(matches!(
+            err,
+            Err(Error::InvalidOptions {
+                field: "durability",
+                ..
+            })
+        ));
         assert!(Options::default().validate().is_ok());
     }
 }

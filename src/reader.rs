@@ -56,7 +56,14 @@ pub struct Reader {
 
 impl Reader {
     pub(crate) fn new(log: Arc<Log>, from: Lsn) -> Reader {
-        Reader { log, pos: from.0, segment: None, first: true, done: false, scratch: Vec::new() }
+        Reader {
+            log,
+            pos: from.0,
+            segment: None,
+            first: true,
+            done: false,
+            scratch: Vec::new(),
+        }
     }
 
     /// The LSN the next frame will be read from.
@@ -76,7 +83,8 @@ impl Reader {
 
     fn step(&mut self) -> Result<Option<Frame>> {
         loop {
-            if self.pos >= self.log.frontier.published() && self.pos >= advance_published(&self.log) {
+            if self.pos >= self.log.frontier.published() && self.pos >= advance_published(&self.log)
+            {
                 return Ok(None);
             }
             let Some(seg) = self.segment_for(self.pos) else {
@@ -106,8 +114,9 @@ impl Reader {
                 }
                 FrameKind::Checkpoint => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
-                    let record = CheckpointRecord::decode(&self.scratch)
-                        .map_err(|e| self.corrupt(&seg, CorruptionKind::Checkpoint(e.to_string())))?;
+                    let record = CheckpointRecord::decode(&self.scratch).map_err(|e| {
+                        self.corrupt(&seg, CorruptionKind::Checkpoint(e.to_string()))
+                    })?;
                     return Ok(Some(Frame::Checkpoint { lsn, record }));
                 }
             }
@@ -115,8 +124,17 @@ impl Reader {
     }
 
     fn invalid_lsn(&self) -> Error {
-        let first = lock(&self.log.segments).by_base.keys().next().copied().unwrap_or(0);
-        Error::InvalidLsn { lsn: Lsn(self.pos), first: Lsn(first), end: Lsn(self.log.frontier.published()) }
+        let first = lock(&self.log.segments)
+            .by_base
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(0);
+        Error::InvalidLsn {
+            lsn: Lsn(self.pos),
+            first: Lsn(first),
+            end: Lsn(self.log.frontier.published()),
+        }
     }
 
     fn corrupt(&self, seg: &Segment, kind: CorruptionKind) -> Error {

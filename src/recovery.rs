@@ -64,11 +64,19 @@ pub(crate) struct Evidence {
 }
 
 /// The decision table's rows: `(below, valid_after, zero_after)` patterns, `None` = any.
-pub(crate) const ROWS: [(Option<bool>, Option<bool>, Option<bool>, RecoveryCase); 4] = [
+pub(crate) type Row = (Option<bool>, Option<bool>, Option<bool>, RecoveryCase);
+
+/// The decision table's rows, in the order of the table above.
+pub(crate) const ROWS: [Row; 4] = [
     (Some(true), None, None, RecoveryCase::DurableDamage),
     (Some(false), Some(true), None, RecoveryCase::UnsyncedGap),
     (Some(false), Some(false), Some(true), RecoveryCase::CleanEnd),
-    (Some(false), Some(false), Some(false), RecoveryCase::TornTail),
+    (
+        Some(false),
+        Some(false),
+        Some(false),
+        RecoveryCase::TornTail,
+    ),
 ];
 
 /// Classifies evidence by the first matching row of [`ROWS`].
@@ -143,12 +151,18 @@ pub(crate) struct Recovered {
 }
 
 /// Opens and recovers the journal in `dir`; `None` if it holds no segment.
-pub(crate) fn recover(storage: &dyn Storage, dir: &Path, mode: RecoveryMode) -> Result<Option<Recovered>> {
+pub(crate) fn recover(
+    storage: &dyn Storage,
+    dir: &Path,
+    mode: RecoveryMode,
+) -> Result<Option<Recovered>> {
     let started = Instant::now();
     let _span = tracing::info_span!("recovery", dir = %dir.display()).entered();
     let mut report = RecoveryReport::default();
     let segments = open_segments(storage, dir, mode, &mut report)?;
-    let Some(first) = segments.first() else { return Ok(None) };
+    let Some(first) = segments.first() else {
+        return Ok(None);
+    };
     let journal_id = first.header.journal_id;
     report.first_lsn = Lsn(first.base());
     report.segments_scanned = segments.len();
@@ -156,7 +170,9 @@ pub(crate) fn recover(storage: &dyn Storage, dir: &Path, mode: RecoveryMode) -> 
     let end = scan(&segments, &mut state, &mut report)?;
     let end = match end {
         ScanEnd::Full(end) => end,
-        ScanEnd::Invalid { pos, fault, claim } => settle(&segments, pos, fault, claim, mode, &mut report)?,
+        ScanEnd::Invalid { pos, fault, claim } => {
+            settle(&segments, pos, fault, claim, mode, &mut report)?
+        }
     };
     for seg in &segments {
         if seg.base() < end {
@@ -169,7 +185,12 @@ pub(crate) fn recover(storage: &dyn Storage, dir: &Path, mode: RecoveryMode) -> 
     if report.torn_bytes > 0 || report.dropped.is_some() {
         tracing::warn!(end, torn_bytes = report.torn_bytes, dropped = ?report.dropped, "recovery truncated the journal");
     }
-    Ok(Some(Recovered { journal_id, segments, state, report }))
+    Ok(Some(Recovered {
+        journal_id,
+        segments,
+        state,
+        report,
+    }))
 }
 
 /// Lists, orders and validates the segment files of `dir`.
@@ -180,15 +201,29 @@ fn open_segments(
     report: &mut RecoveryReport,
 ) -> Result<Vec<Arc<Segment>>> {
     let mut named = Vec::new();
-    for item in storage.list_dir(dir).map_err(|e| Error::io(dir, "list directory", e))? {
-        let Some(base) = segment::parse_name(&item.name) else { continue };
+    for item in storage
+        .list_dir(dir)
+        .map_err(|e| Error::io(dir, "list directory", e))?
+    {
+        let Some(base) = segment::parse_name(&item.name) else {
+            continue;
+        };
         let path = dir.join(&item.name);
         if !item.is_file {
-            return Err(corrupt(&path, base, 0, CorruptionKind::Inconsistent("a segment name that is not a regular file")));
+            return Err(corrupt(
+                &path,
+                base,
+                0,
+                CorruptionKind::Inconsistent("a segment name that is not a regular file"),
+            ));
         }
         named.push((base, path, item.len));
         if named.len() > SEGMENTS_SCANNED_MAX {
-            return Err(Error::TooLarge { what: "segment count", bytes: named.len() as u64, max: SEGMENTS_SCANNED_MAX as u64 });
+            return Err(Error::TooLarge {
+                what: "segment count",
+                bytes: named.len() as u64,
+                max: SEGMENTS_SCANNED_MAX as u64,
+            });
         }
     }
     named.sort_by_key(|(base, _, _)| *base);
@@ -200,15 +235,26 @@ fn open_segments(
             Ok(seg) => seg,
             Err(e) if i == last && mode != RecoveryMode::Strict && unfinished_creation(&e, len) => {
                 tracing::warn!(path = %path.display(), "removing a segment whose creation never completed");
-                storage.remove_file(&path).map_err(|e| Error::io(&path, "remove segment", e))?;
-                storage.sync_dir(dir).map_err(|e| Error::io(dir, "fsync directory", e))?;
+                storage
+                    .remove_file(&path)
+                    .map_err(|e| Error::io(&path, "remove segment", e))?;
+                storage
+                    .sync_dir(dir)
+                    .map_err(|e| Error::io(dir, "fsync directory", e))?;
                 report.removed_files.push(path);
                 continue;
             }
             Err(e) => return Err(e),
         };
         if let Some(prev) = out.last().filter(|p| p.end() != seg.base()) {
-            return Err(corrupt(&seg.path, seg.base(), 0, CorruptionKind::Gap { expected: Lsn(prev.end()) }));
+            return Err(corrupt(
+                &seg.path,
+                seg.base(),
+                0,
+                CorruptionKind::Gap {
+                    expected: Lsn(prev.end()),
+                },
+            ));
         }
         out.push(Arc::new(seg));
     }
@@ -221,18 +267,32 @@ fn unfinished_creation(err: &Error, len: u64) -> bool {
     use crate::format::segment_header::HeaderFault;
     len < SEGMENT_HEADER_LEN as u64
         || matches!(err, Error::Io { .. })
-        || matches!(err, Error::Corrupted(Corruption { kind: CorruptionKind::SegmentHeader(HeaderFault::Unwritten), .. }))
+        || matches!(
+            err,
+            Error::Corrupted(Corruption {
+                kind: CorruptionKind::SegmentHeader(HeaderFault::Unwritten),
+                ..
+            })
+        )
 }
 
 enum ScanEnd {
     /// Every segment is full of valid frames; appends continue at this LSN.
     Full(u64),
     /// The first invalid frame.
-    Invalid { pos: u64, fault: FrameFault, claim: u64 },
+    Invalid {
+        pos: u64,
+        fault: FrameFault,
+        claim: u64,
+    },
 }
 
 /// Replays valid frames in order until the first invalid one.
-fn scan(segments: &[Arc<Segment>], state: &mut State, report: &mut RecoveryReport) -> Result<ScanEnd> {
+fn scan(
+    segments: &[Arc<Segment>],
+    state: &mut State,
+    report: &mut RecoveryReport,
+) -> Result<ScanEnd> {
     let mut claim = 0u64;
     let mut scratch = Vec::new();
     let mut entries = Vec::new();
@@ -259,7 +319,12 @@ fn scan(segments: &[Arc<Segment>], state: &mut State, report: &mut RecoveryRepor
                 FrameKind::Checkpoint => {
                     region::read_bytes(seg.data(), at, &header, &mut scratch);
                     let record = CheckpointRecord::decode(&scratch).map_err(|e| {
-                        corrupt(&seg.path, pos, offset_of(seg, pos), CorruptionKind::Checkpoint(e.to_string()))
+                        corrupt(
+                            &seg.path,
+                            pos,
+                            offset_of(seg, pos),
+                            CorruptionKind::Checkpoint(e.to_string()),
+                        )
                     })?;
                     state.apply_checkpoint(Lsn(pos), record);
                     report.checkpoints_replayed += 1;
@@ -286,18 +351,40 @@ fn settle(
     let look = look_ahead(segments, pos);
     let claim = claim.max(look.claim);
     report.durable_claim = Lsn(claim);
-    let evidence = Evidence { below: pos < claim, valid_after: look.valid_frames > 0, zero_after: look.zero };
+    let evidence = Evidence {
+        below: pos < claim,
+        valid_after: look.valid_frames > 0,
+        zero_after: look.zero,
+    };
     let case = classify(evidence);
     report.case = Some(case);
-    let seg = segments.iter().find(|s| s.contains(pos)).ok_or(Error::InvalidLsn { lsn: Lsn(pos), first: report.first_lsn, end: Lsn(pos) })?;
+    let seg = segments
+        .iter()
+        .find(|s| s.contains(pos))
+        .ok_or(Error::InvalidLsn {
+            lsn: Lsn(pos),
+            first: report.first_lsn,
+            end: Lsn(pos),
+        })?;
     match action(case, mode) {
         Action::Accept => Ok(pos),
-        Action::Fail if case == RecoveryCase::DurableDamage => {
-            Err(corrupt(&seg.path, pos, offset_of(seg, pos), CorruptionKind::Frame(fault)))
-        }
-        Action::Fail => Err(Error::TornTail { path: seg.path.clone(), lsn: Lsn(pos) }),
+        Action::Fail if case == RecoveryCase::DurableDamage => Err(corrupt(
+            &seg.path,
+            pos,
+            offset_of(seg, pos),
+            CorruptionKind::Frame(fault),
+        )),
+        Action::Fail => Err(Error::TornTail {
+            path: seg.path.clone(),
+            lsn: Lsn(pos),
+        }),
         Action::Truncate => {
-            report.dropped = Some(Dropped { from: Lsn(pos), to: Lsn(look.last_valid_end.max(pos)), valid_frames: look.valid_frames, fault: format!("{fault:?}") });
+            report.dropped = Some(Dropped {
+                from: Lsn(pos),
+                to: Lsn(look.last_valid_end.max(pos)),
+                valid_frames: look.valid_frames,
+                fault: format!("{fault:?}"),
+            });
             report.torn_bytes = truncate(segments, pos)?;
             Ok(pos)
         }
@@ -314,7 +401,12 @@ struct LookAhead {
 /// Scans every 8-byte position after `pos` for valid frames (their checksums are bound
 /// to their LSN, so a match is a frame written there) and for non-zero bytes.
 fn look_ahead(segments: &[Arc<Segment>], pos: u64) -> LookAhead {
-    let mut out = LookAhead { claim: 0, valid_frames: 0, last_valid_end: pos, zero: true };
+    let mut out = LookAhead {
+        claim: 0,
+        valid_frames: 0,
+        last_valid_end: pos,
+        zero: true,
+    };
     for seg in segments.iter().filter(|s| s.end() > pos) {
         let mut q = pos.max(seg.base());
         while q < seg.end() {
@@ -366,7 +458,12 @@ fn offset_of(seg: &Segment, lsn: u64) -> u64 {
 }
 
 fn corrupt(path: &Path, lsn: u64, offset: u64, kind: CorruptionKind) -> Error {
-    Error::Corrupted(Corruption { path: path.to_owned(), lsn: Lsn(lsn), offset, kind })
+    Error::Corrupted(Corruption {
+        path: path.to_owned(),
+        lsn: Lsn(lsn),
+        offset,
+        kind,
+    })
 }
 
 #[cfg(test)]
@@ -376,24 +473,53 @@ mod tests {
     #[test]
     fn decision_table_is_exhaustive_and_rows_do_not_overlap() {
         for bits in 0..8u8 {
-            let e = Evidence { below: bits & 1 != 0, valid_after: bits & 2 != 0, zero_after: bits & 4 != 0 };
+            let e = Evidence {
+                below: bits & 1 != 0,
+                valid_after: bits & 2 != 0,
+                zero_after: bits & 4 != 0,
+            };
             let fits = |p: Option<bool>, v: bool| p.is_none_or(|p| p == v);
             let matching: Vec<_> = ROWS
                 .iter()
-                .filter(|(b, v, z, _)| fits(*b, e.below) && fits(*v, e.valid_after) && fits(*z, e.zero_after))
+                .filter(|(b, v, z, _)| {
+                    fits(*b, e.below) && fits(*v, e.valid_after) && fits(*z, e.zero_after)
+                })
                 .collect();
-            assert_eq!(matching.len(), 1, "evidence {e:?} matches {} rows", matching.len());
+            assert_eq!(
+                matching.len(),
+                1,
+                "evidence {e:?} matches {} rows",
+                matching.len()
+            );
             assert_eq!(classify(e), matching[0].3);
         }
     }
 
     #[test]
     fn durable_damage_is_never_truncated_silently() {
-        assert_eq!(action(RecoveryCase::DurableDamage, RecoveryMode::TolerateTornTail), Action::Fail);
-        assert_eq!(action(RecoveryCase::DurableDamage, RecoveryMode::Strict), Action::Fail);
-        assert_eq!(action(RecoveryCase::DurableDamage, RecoveryMode::Salvage), Action::Truncate);
-        assert_eq!(action(RecoveryCase::TornTail, RecoveryMode::Strict), Action::Fail);
-        assert_eq!(action(RecoveryCase::TornTail, RecoveryMode::TolerateTornTail), Action::Truncate);
-        assert_eq!(action(RecoveryCase::CleanEnd, RecoveryMode::Strict), Action::Accept);
+        assert_eq!(
+            action(RecoveryCase::DurableDamage, RecoveryMode::TolerateTornTail),
+            Action::Fail
+        );
+        assert_eq!(
+            action(RecoveryCase::DurableDamage, RecoveryMode::Strict),
+            Action::Fail
+        );
+        assert_eq!(
+            action(RecoveryCase::DurableDamage, RecoveryMode::Salvage),
+            Action::Truncate
+        );
+        assert_eq!(
+            action(RecoveryCase::TornTail, RecoveryMode::Strict),
+            Action::Fail
+        );
+        assert_eq!(
+            action(RecoveryCase::TornTail, RecoveryMode::TolerateTornTail),
+            Action::Truncate
+        );
+        assert_eq!(
+            action(RecoveryCase::CleanEnd, RecoveryMode::Strict),
+            Action::Accept
+        );
     }
 }

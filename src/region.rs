@@ -15,7 +15,9 @@
 
 use crate::entry::{Entry, ENTRY_WORDS};
 use crate::format::crc;
-use crate::format::frame::{self, FrameFault, FrameHeader, FrameKind, FRAME_HEADER_LEN, FRAME_HEADER_WORDS};
+use crate::format::frame::{
+    self, FrameFault, FrameHeader, FrameKind, FRAME_HEADER_LEN, FRAME_HEADER_WORDS,
+};
 use crate::storage::Words;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 
@@ -64,14 +66,16 @@ pub(crate) struct Tail {
 
 impl Tail {
     pub(crate) fn new(generation: u64, offset: u64) -> Tail {
-        Tail { word: CachePadded::new(AtomicU64::new(pack(generation, offset))) }
+        Tail {
+            word: CachePadded::new(AtomicU64::new(pack(generation, offset))),
+        }
     }
 
     /// Reserves `len` bytes: returns the generation and offset the reservation starts
     /// at; [`classify`] says what the caller may do with it.
     #[inline]
     pub(crate) fn reserve(&self, len: u64) -> (u64, u64) {
-        debug_assert!(len >= FRAME_HEADER_LEN as u64 && len % 8 == 0);
+        debug_assert!(len >= FRAME_HEADER_LEN as u64 && len.is_multiple_of(8));
         // AcqRel: the acquire half pairs with the roller's release store in `roll_to`
         // (a new generation is visible only after its segment is installed); the release
         // half keeps this RMW in the release sequence of that store for later readers.
@@ -137,10 +141,8 @@ pub(crate) fn write_entries<W: Words + ?Sized>(
     let back = frame::durable_back(lsn, durable);
     let payload = entries.iter().flat_map(Entry::to_words);
     let crc = crc::frame_crc_iter(lsn, w0, back, payload.clone());
-    let mut at = word_at + FRAME_HEADER_WORDS;
-    for word in payload {
+    for (at, word) in (word_at + FRAME_HEADER_WORDS..).zip(payload) {
         mem.store(at, word.to_le(), Ordering::Relaxed);
-        at += 1;
     }
     publish(mem, word_at, w0, frame::word1(crc, back));
 }
@@ -159,14 +161,14 @@ pub(crate) fn write_bytes<W: Words + ?Sized>(
     let back = frame::durable_back(lsn, durable);
     let words = payload.chunks(8).map(|chunk| {
         let mut b = [0u8; 8];
-        b.get_mut(..chunk.len()).unwrap_or_default().copy_from_slice(chunk);
+        b.get_mut(..chunk.len())
+            .unwrap_or_default()
+            .copy_from_slice(chunk);
         u64::from_le_bytes(b)
     });
     let crc = crc::frame_crc_iter(lsn, w0, back, words.clone());
-    let mut at = word_at + FRAME_HEADER_WORDS;
-    for word in words {
+    for (at, word) in (word_at + FRAME_HEADER_WORDS..).zip(words) {
         mem.store(at, word.to_le(), Ordering::Relaxed);
-        at += 1;
     }
     publish(mem, word_at, w0, frame::word1(crc, back));
 }
@@ -179,7 +181,7 @@ pub(crate) fn write_padding<W: Words + ?Sized>(
     durable: u64,
     total_len: usize,
 ) {
-    debug_assert!(total_len >= FRAME_HEADER_LEN && total_len % 8 == 0);
+    debug_assert!(total_len >= FRAME_HEADER_LEN && total_len.is_multiple_of(8));
     let len = u32::try_from(total_len - FRAME_HEADER_LEN).unwrap_or(u32::MAX);
     let w0 = frame::word0(len, FrameKind::Padding);
     let back = frame::durable_back(lsn, durable);
@@ -223,7 +225,10 @@ pub(crate) fn read_header<W: Words + ?Sized>(
     room: usize,
 ) -> Result<FrameHeader, FrameFault> {
     // Acquire: pairs with the release store in `publish`.
-    let w0 = u64::from_le(mem.load(word_at, Ordering::Acquire).ok_or(FrameFault::BadLength)?);
+    let w0 = u64::from_le(
+        mem.load(word_at, Ordering::Acquire)
+            .ok_or(FrameFault::BadLength)?,
+    );
     let w1 = u64::from_le(mem.load(word_at + 1, Ordering::Relaxed).unwrap_or(0));
     let header = frame::check_fields(w0, w1, room)?;
     let payload_words = match header.kind {
@@ -272,7 +277,9 @@ pub(crate) fn read_bytes<W: Words + ?Sized>(
     out.reserve(len.next_multiple_of(8));
     let start = word_at + FRAME_HEADER_WORDS;
     for i in start..start + len.div_ceil(8) {
-        out.extend_from_slice(&u64::from_le(mem.load(i, Ordering::Relaxed).unwrap_or(0)).to_le_bytes());
+        out.extend_from_slice(
+            &u64::from_le(mem.load(i, Ordering::Relaxed).unwrap_or(0)).to_le_bytes(),
+        );
     }
     out.truncate(len);
 }
@@ -289,19 +296,55 @@ mod tests {
     #[test]
     fn reservation_classifies_fit_roll_and_full() {
         let tail = Tail::new(5, 0);
-        let mut take = |t: &Tail, len| {
+        let take = |t: &Tail, len| {
             let (g, o) = t.reserve(len);
             classify(g, o, len, 100)
         };
-        assert_eq!(take(&tail, 40), Reservation::Fits { generation: 5, offset: 0 });
-        assert_eq!(take(&tail, 40), Reservation::Fits { generation: 5, offset: 40 });
-        assert_eq!(take(&tail, 40), Reservation::MustRoll { generation: 5, offset: 80 });
+        assert_eq!(
+            take(&tail, 40),
+            Reservation::Fits {
+                generation: 5,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            take(&tail, 40),
+            Reservation::Fits {
+                generation: 5,
+                offset: 40
+            }
+        );
+        assert_eq!(
+            take(&tail, 40),
+            Reservation::MustRoll {
+                generation: 5,
+                offset: 80
+            }
+        );
         assert_eq!(take(&tail, 40), Reservation::Full { generation: 5 });
         tail.roll_to(6, 0);
-        assert_eq!(take(&tail, 40), Reservation::Fits { generation: 6, offset: 0 });
+        assert_eq!(
+            take(&tail, 40),
+            Reservation::Fits {
+                generation: 6,
+                offset: 0
+            }
+        );
         let exact = Tail::new(0, 60);
-        assert_eq!(take(&exact, 40), Reservation::Fits { generation: 0, offset: 60 });
-        assert_eq!(take(&exact, 16), Reservation::MustRoll { generation: 0, offset: 100 });
+        assert_eq!(
+            take(&exact, 40),
+            Reservation::Fits {
+                generation: 0,
+                offset: 60
+            }
+        );
+        assert_eq!(
+            take(&exact, 16),
+            Reservation::MustRoll {
+                generation: 0,
+                offset: 100
+            }
+        );
     }
 
     #[test]
@@ -322,7 +365,10 @@ mod tests {
         let mut out = Vec::new();
         read_entries(mem.as_slice(), 0, &h, &mut out);
         assert_eq!(out, entries);
-        assert_eq!(read_header(mem.as_slice(), 0, 4104, 512), Err(FrameFault::ChecksumMismatch));
+        assert_eq!(
+            read_header(mem.as_slice(), 0, 4104, 512),
+            Err(FrameFault::ChecksumMismatch)
+        );
         assert_eq!(published_len(mem.as_slice(), 0), Some(64));
         assert_eq!(published_len(mem.as_slice(), 8), None);
     }

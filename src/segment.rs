@@ -37,24 +37,36 @@ impl Segment {
         size_bytes: u64,
     ) -> Result<Segment> {
         let path = dir.join(file_name(base_lsn));
-        let _span = tracing::debug_span!("segment_create", path = %path.display(), base_lsn).entered();
+        let _span =
+            tracing::debug_span!("segment_create", path = %path.display(), base_lsn).entered();
         let file = storage.create_mapped(&path, size_bytes).map_err(|e| {
             if e.kind() == std::io::ErrorKind::StorageFull {
-                Error::StorageFull { path: path.clone(), bytes: size_bytes }
+                Error::StorageFull {
+                    path: path.clone(),
+                    bytes: size_bytes,
+                }
             } else {
                 Error::io(&path, "create segment", e)
             }
         })?;
-        let header =
-            SegmentHeader { journal_id, base_lsn, segment_size_bytes: size_bytes, created_at_ms: now_ms() };
+        let header = SegmentHeader {
+            journal_id,
+            base_lsn,
+            segment_size_bytes: size_bytes,
+            created_at_ms: now_ms(),
+        };
         let bytes = header.encode();
         for (i, chunk) in bytes.chunks_exact(8).enumerate() {
             let mut b = [0u8; 8];
             b.copy_from_slice(chunk);
-            file.words().store(i, u64::from_le_bytes(b).to_le(), Ordering::Relaxed);
+            file.words()
+                .store(i, u64::from_le_bytes(b).to_le(), Ordering::Relaxed);
         }
-        file.sync_range(0, SEGMENT_HEADER_LEN).map_err(|e| Error::io(&path, "msync segment header", e))?;
-        storage.sync_dir(dir).map_err(|e| Error::io(dir, "fsync directory", e))?;
+        file.sync_range(0, SEGMENT_HEADER_LEN)
+            .map_err(|e| Error::io(&path, "msync segment header", e))?;
+        storage
+            .sync_dir(dir)
+            .map_err(|e| Error::io(dir, "fsync directory", e))?;
         Ok(Segment { path, header, file })
     }
 
@@ -66,33 +78,62 @@ impl Segment {
         name_base: u64,
         expected_id: Option<u128>,
     ) -> Result<Segment> {
-        let file = storage.open_mapped(path).map_err(|e| Error::io(path, "map segment", e))?;
+        let file = storage
+            .open_mapped(path)
+            .map_err(|e| Error::io(path, "map segment", e))?;
         let corrupt = |kind| {
-            Error::Corrupted(Corruption { path: path.to_owned(), lsn: Lsn(name_base), offset: 0, kind })
+            Error::Corrupted(Corruption {
+                path: path.to_owned(),
+                lsn: Lsn(name_base),
+                offset: 0,
+                kind,
+            })
         };
         let bytes = header_bytes(file.words());
         let header = match SegmentHeader::decode(&bytes) {
             Ok(h) => h,
             Err(HeaderFault::UnsupportedVersion { found }) => {
-                return Err(Error::UpgradeRequired { path: path.to_owned(), found, supported: FORMAT_VERSION })
+                return Err(Error::UpgradeRequired {
+                    path: path.to_owned(),
+                    found,
+                    supported: FORMAT_VERSION,
+                })
             }
             Err(fault) => {
-                if let Some(found) = peek_version(&bytes).filter(|v| *v > FORMAT_VERSION && fault == HeaderFault::ChecksumMismatch) {
-                    return Err(Error::UpgradeRequired { path: path.to_owned(), found, supported: FORMAT_VERSION });
+                if let Some(found) = peek_version(&bytes)
+                    .filter(|v| *v > FORMAT_VERSION && fault == HeaderFault::ChecksumMismatch)
+                {
+                    return Err(Error::UpgradeRequired {
+                        path: path.to_owned(),
+                        found,
+                        supported: FORMAT_VERSION,
+                    });
                 }
                 return Err(corrupt(CorruptionKind::SegmentHeader(fault)));
             }
         };
         if let Some(expected) = expected_id.filter(|id| *id != header.journal_id) {
-            return Err(Error::ForeignJournal { path: path.to_owned(), expected, found: header.journal_id });
+            return Err(Error::ForeignJournal {
+                path: path.to_owned(),
+                expected,
+                found: header.journal_id,
+            });
         }
         if header.base_lsn != name_base {
-            return Err(corrupt(CorruptionKind::Inconsistent("file name and header disagree on the base LSN")));
+            return Err(corrupt(CorruptionKind::Inconsistent(
+                "file name and header disagree on the base LSN",
+            )));
         }
         if (file.words().len() * 8) as u64 != header.segment_size_bytes {
-            return Err(corrupt(CorruptionKind::Inconsistent("file length differs from the header's segment size")));
+            return Err(corrupt(CorruptionKind::Inconsistent(
+                "file length differs from the header's segment size",
+            )));
         }
-        Ok(Segment { path: path.to_owned(), header, file })
+        Ok(Segment {
+            path: path.to_owned(),
+            header,
+            file,
+        })
     }
 
     pub(crate) fn base(&self) -> u64 {
@@ -119,7 +160,7 @@ impl Segment {
 
     /// Word index in [`Segment::data`] of `lsn`.
     pub(crate) fn word_at(&self, lsn: u64) -> usize {
-        debug_assert!(lsn >= self.base() && lsn % 8 == 0);
+        debug_assert!(lsn >= self.base() && lsn.is_multiple_of(8));
         usize::try_from((lsn - self.base()) / 8).unwrap_or(usize::MAX)
     }
 
@@ -143,7 +184,11 @@ pub(crate) fn file_name(base_lsn: u64) -> String {
 pub(crate) fn parse_name(name: &OsStr) -> Option<u64> {
     let name = name.to_str()?;
     let hex = name.strip_suffix(SEGMENT_SUFFIX)?;
-    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    if hex.len() != 16
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         return None;
     }
     u64::from_str_radix(hex, 16).ok()
@@ -160,7 +205,9 @@ fn header_bytes(words: &[SharedWord]) -> Vec<u8> {
 }
 
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -169,8 +216,17 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_reject_lookalikes() {
-        assert_eq!(parse_name(OsStr::new(&file_name(0x1234_5000))), Some(0x1234_5000));
-        for bad in ["0000000000001000.seg.tmp", "000000000000100.seg", "000000000000ABCD.seg", "x.seg", "journal.lock"] {
+        assert_eq!(
+            parse_name(OsStr::new(&file_name(0x1234_5000))),
+            Some(0x1234_5000)
+        );
+        for bad in [
+            "0000000000001000.seg.tmp",
+            "000000000000100.seg",
+            "000000000000ABCD.seg",
+            "x.seg",
+            "journal.lock",
+        ] {
             assert_eq!(parse_name(OsStr::new(bad)), None, "{bad}");
         }
     }

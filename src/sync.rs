@@ -16,7 +16,6 @@ pub(crate) use loom::{
 };
 
 #[cfg(not(loom))]
-#[expect(clippy::disallowed_types, reason = "this module is the one place std's types are named")]
 pub(crate) use std::{
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
     sync::{Arc, Condvar, Mutex, MutexGuard},

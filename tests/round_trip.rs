@@ -8,16 +8,24 @@ fn small() -> Options {
 
 #[test]
 fn entries_and_checkpoints_round_trip_across_three_rollovers() -> Result<()> {
-    let dir = tempfile::tempdir().map_err(|e| checkpoint_journal::Error::io("tmp", "tempdir", e))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| checkpoint_journal::Error::io("tmp", "tempdir", e))?;
     let mut written = Vec::new();
     {
         let j = Journal::open(dir.path(), small())?;
         for i in 0..10_000u64 {
-            let e = Entry::push((i % 7) as u16, i, i as i64 * 10);
+            let e = Entry::push(
+                u16::try_from(i % 7).unwrap(),
+                i,
+                i64::try_from(i).unwrap() * 10,
+            );
             j.append(e)?;
             written.push(e);
             if i % 1000 == 999 {
-                j.checkpoint(&CheckpointRecord { id: i, ..CheckpointRecord::default() })?;
+                j.checkpoint(&CheckpointRecord {
+                    id: i,
+                    ..CheckpointRecord::default()
+                })?;
             }
         }
         assert!(j.end_lsn().0 > 3 * 64 * 1024, "at least three roll-overs");

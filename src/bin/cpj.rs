@@ -1,1 +1,2 @@
+//! `cpj`: the command-line tool.
 fn main() {}

@@ -7,7 +7,10 @@
 //! the words go through the `crc32` instruction inline: about 2 ns for a one-entry frame,
 //! against about 10 ns for one call into the `crc32c` crate, which dispatches and splits
 //! per call. Other hosts use the crate on 256-byte chunks.
-#![expect(unsafe_code, reason = "calls the SSE4.2 crc32 instruction behind run-time detection")]
+#![expect(
+    unsafe_code,
+    reason = "calls the SSE4.2 crc32 instruction behind run-time detection"
+)]
 
 /// Running state of a checksum over words (already inverted, as the hardware wants it).
 #[derive(Clone, Copy, Debug)]
@@ -17,14 +20,22 @@ struct State(u32);
 #[must_use]
 #[inline]
 pub fn frame_crc(lsn: u64, word0: u64, durable_back: u32, payload: &[u64]) -> u32 {
-    words_crc([lsn, word0, u64::from(durable_back)], payload.iter().copied())
+    words_crc(
+        [lsn, word0, u64::from(durable_back)],
+        payload.iter().copied(),
+    )
 }
 
 /// [`frame_crc`] over payload words produced by an iterator (loads from shared memory,
 /// or entries converted on the fly).
 #[must_use]
 #[inline]
-pub fn frame_crc_iter(lsn: u64, word0: u64, durable_back: u32, payload: impl Iterator<Item = u64>) -> u32 {
+pub fn frame_crc_iter(
+    lsn: u64,
+    word0: u64,
+    durable_back: u32,
+    payload: impl Iterator<Item = u64>,
+) -> u32 {
     words_crc([lsn, word0, u64::from(durable_back)], payload)
 }
 
@@ -79,7 +90,10 @@ fn words_crc_portable(head: [u64; 3], payload: impl Iterator<Item = u64>) -> u32
 
 #[cfg(target_arch = "x86_64")]
 #[inline]
-#[expect(clippy::cast_possible_truncation, reason = "crc32 returns its 32-bit result zero-extended")]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "crc32 returns its 32-bit result zero-extended"
+)]
 fn low32(v: u64) -> u32 {
     v as u32
 }
@@ -99,11 +113,19 @@ mod tests {
     #[test]
     fn every_path_matches_the_crc32c_crate() {
         for n in [0usize, 1, 3, 31, 32, 33, 100, 1000] {
-            let payload: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+            let payload: Vec<u64> = (0..n as u64)
+                .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .collect();
             let want = reference(77, 0x0102_0304, 9, &payload);
             assert_eq!(frame_crc(77, 0x0102_0304, 9, &payload), want, "n={n}");
-            assert_eq!(words_crc_portable([77, 0x0102_0304, 9], payload.iter().copied()), want);
-            assert_eq!(frame_crc_iter(77, 0x0102_0304, 9, payload.iter().copied()), want);
+            assert_eq!(
+                words_crc_portable([77, 0x0102_0304, 9], payload.iter().copied()),
+                want
+            );
+            assert_eq!(
+                frame_crc_iter(77, 0x0102_0304, 9, payload.iter().copied()),
+                want
+            );
         }
     }
 

@@ -8,7 +8,7 @@
 //! | 5      | 1    | u8     | flags        | 0 in format version 1                              |
 //! | 6      | 2    | u16 LE | reserved     | 0                                                  |
 //! | 8      | 4    | u32 LE | crc          | CRC32C, see below                                  |
-//! | 12     | 4    | u32 LE | durable_back | the writer's durable frontier, `(lsn - durable)/8` |
+//! | 12     | 4    | u32 LE | `durable_back` | the writer's durable frontier, `(lsn - durable)/8` |
 //! | 16     | len↑8| bytes  | payload      | zero-padded to a multiple of 8                     |
 //!
 //! Bytes 0..8 are the *publication word*: written last, with release ordering, so a
@@ -16,9 +16,9 @@
 //! `crc32c(lsn ‖ word0 ‖ durable_back as u64 ‖ payload words)`, all little-endian
 //! `u64`s; a padding frame's checksum covers no payload.
 
+use crate::entry::ENTRY_LEN;
 use crate::format::crc;
 use crate::format::limits::{BATCH_ENTRIES_MAX, FRAME_PAYLOAD_MAX_BYTES};
-use crate::entry::ENTRY_LEN;
 
 /// Header length in bytes.
 pub const FRAME_HEADER_LEN: usize = 16;
@@ -37,8 +37,8 @@ const PAYLOAD_OFFSET: usize = BACK_OFFSET + size_of::<u32>();
 
 const _: () = assert!(PAYLOAD_OFFSET == FRAME_HEADER_LEN);
 const _: () = assert!(CRC_OFFSET == 8);
-const _: () = assert!(FRAME_HEADER_LEN % FRAME_ALIGN == 0);
-const _: () = assert!(ENTRY_LEN % FRAME_ALIGN == 0);
+const _: () = assert!(FRAME_HEADER_LEN.is_multiple_of(FRAME_ALIGN));
+const _: () = assert!(ENTRY_LEN.is_multiple_of(FRAME_ALIGN));
 
 /// What a frame carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -146,7 +146,10 @@ pub fn durable_back(lsn: u64, durable: u64) -> u32 {
 ///
 /// # Errors
 /// The first [`FrameFault`] found.
-#[expect(clippy::cast_possible_truncation, reason = "fields are masked out of their word")]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "fields are masked out of their word"
+)]
 pub fn check_fields(w0: u64, w1: u64, room: usize) -> Result<FrameHeader, FrameFault> {
     if w0 == 0 {
         return Err(FrameFault::Unwritten);
@@ -156,16 +159,20 @@ pub fn check_fields(w0: u64, w1: u64, room: usize) -> Result<FrameHeader, FrameF
     if w0 >> 40 != 0 {
         return Err(FrameFault::UnknownFlags);
     }
-    let header = FrameHeader { len, kind, durable_back: (w1 >> 32) as u32 };
+    let header = FrameHeader {
+        len,
+        kind,
+        durable_back: (w1 >> 32) as u32,
+    };
     let fits = room >= FRAME_HEADER_LEN && (len as usize) <= room - FRAME_HEADER_LEN;
     let len_ok = match kind {
         FrameKind::Entries => {
-            len as usize % ENTRY_LEN == 0
+            (len as usize).is_multiple_of(ENTRY_LEN)
                 && len != 0
                 && len as usize <= BATCH_ENTRIES_MAX * ENTRY_LEN
         }
         FrameKind::Checkpoint => len != 0 && len as usize <= FRAME_PAYLOAD_MAX_BYTES,
-        FrameKind::Padding => len as usize % FRAME_ALIGN == 0,
+        FrameKind::Padding => (len as usize).is_multiple_of(FRAME_ALIGN),
     };
     if !fits || !len_ok || header.frame_len() > room {
         return Err(FrameFault::BadLength);
@@ -175,7 +182,10 @@ pub fn check_fields(w0: u64, w1: u64, room: usize) -> Result<FrameHeader, FrameF
 
 /// The checksum stored in a header's second word.
 #[must_use]
-#[expect(clippy::cast_possible_truncation, reason = "the crc is the low half of word1")]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the crc is the low half of word1"
+)]
 pub fn stored_crc(w1: u64) -> u32 {
     w1 as u32
 }
@@ -190,7 +200,11 @@ pub fn validate_bytes(lsn: u64, bytes: &[u8]) -> Result<FrameHeader, FrameFault>
     let w0 = le_word(bytes, 0).ok_or(FrameFault::BadLength)?;
     let w1 = le_word(bytes, 1).unwrap_or(0);
     let header = check_fields(w0, w1, bytes.len())?;
-    let words = if header.kind == FrameKind::Padding { 0 } else { header.frame_len() / 8 - 2 };
+    let words = if header.kind == FrameKind::Padding {
+        0
+    } else {
+        header.frame_len() / 8 - 2
+    };
     let mut payload = Vec::with_capacity(words);
     for i in 0..words {
         payload.push(le_word(bytes, FRAME_HEADER_WORDS + i).ok_or(FrameFault::BadLength)?);
@@ -231,10 +245,20 @@ mod tests {
     fn a_frame_validates_only_at_its_own_lsn() {
         let bytes = encode(4096, FrameKind::Entries, &[1, 2, 3], 24, 5);
         let h = validate_bytes(4096, &bytes).unwrap();
-        assert_eq!(h, FrameHeader { len: 24, kind: FrameKind::Entries, durable_back: 5 });
+        assert_eq!(
+            h,
+            FrameHeader {
+                len: 24,
+                kind: FrameKind::Entries,
+                durable_back: 5
+            }
+        );
         assert_eq!(h.frame_len(), 40);
         assert_eq!(h.durable_claim(4096), 4096 - 40);
-        assert_eq!(validate_bytes(4104, &bytes), Err(FrameFault::ChecksumMismatch));
+        assert_eq!(
+            validate_bytes(4104, &bytes),
+            Err(FrameFault::ChecksumMismatch)
+        );
     }
 
     #[test]
@@ -258,9 +282,15 @@ mod tests {
         let odd = encode(0, FrameKind::Entries, &[1, 2], 16, 0);
         assert_eq!(validate_bytes(0, &odd), Err(FrameFault::BadLength));
         let kind9 = (1u64 | 9 << 32).to_le_bytes();
-        assert_eq!(validate_bytes(0, &[kind9, [0; 8]].concat()), Err(FrameFault::UnknownKind));
+        assert_eq!(
+            validate_bytes(0, &[kind9, [0; 8]].concat()),
+            Err(FrameFault::UnknownKind)
+        );
         let flags = (8u64 | 3 << 32 | 1 << 40).to_le_bytes();
-        assert_eq!(validate_bytes(0, &[flags, [0; 8]].concat()), Err(FrameFault::UnknownFlags));
+        assert_eq!(
+            validate_bytes(0, &[flags, [0; 8]].concat()),
+            Err(FrameFault::UnknownFlags)
+        );
     }
 
     #[test]

@@ -36,22 +36,23 @@ pub const SEGMENTS_SCANNED_MAX: usize = 1 << 20;
 /// Longest lock-holder text read back from the lock file.
 pub const LOCK_HOLDER_BYTES_MAX: usize = 512;
 
-const _: () = assert!(SEGMENT_SIZE_MIN_BYTES % SEGMENT_SIZE_ALIGN_BYTES == 0);
-const _: () = assert!(SEGMENT_SIZE_MAX_BYTES % SEGMENT_SIZE_ALIGN_BYTES == 0);
-const _: () = assert!(SEGMENT_SIZE_DEFAULT_BYTES % SEGMENT_SIZE_ALIGN_BYTES == 0);
+const _: () = assert!(SEGMENT_SIZE_MIN_BYTES.is_multiple_of(SEGMENT_SIZE_ALIGN_BYTES));
+const _: () = assert!(SEGMENT_SIZE_MAX_BYTES.is_multiple_of(SEGMENT_SIZE_ALIGN_BYTES));
+const _: () = assert!(SEGMENT_SIZE_DEFAULT_BYTES.is_multiple_of(SEGMENT_SIZE_ALIGN_BYTES));
 const _: () = assert!(SEGMENT_SIZE_MIN_BYTES <= SEGMENT_SIZE_DEFAULT_BYTES);
 const _: () = assert!(SEGMENT_SIZE_DEFAULT_BYTES <= SEGMENT_SIZE_MAX_BYTES);
 const _: () = assert!(SEGMENT_SIZE_MAX_BYTES < 1 << 40);
 const _: () = assert!((SEGMENT_HEADER_LEN as u64) < SEGMENT_SIZE_MIN_BYTES);
-const _: () = assert!(SEGMENT_HEADER_LEN as u64 % SEGMENT_SIZE_ALIGN_BYTES == 0);
+const _: () = assert!((SEGMENT_HEADER_LEN as u64).is_multiple_of(SEGMENT_SIZE_ALIGN_BYTES));
 // A segment of the smallest size holds at least a one-entry frame and a padding frame.
 const _: () = assert!(
-    2 * (FRAME_HEADER_LEN + ENTRY_LEN) <= (SEGMENT_SIZE_MIN_BYTES as usize - SEGMENT_HEADER_LEN)
+    (2 * (FRAME_HEADER_LEN + ENTRY_LEN)) as u64
+        <= SEGMENT_SIZE_MIN_BYTES - SEGMENT_HEADER_LEN as u64
 );
 // A full batch frame fits in a default segment.
 const _: () = assert!(
-    FRAME_HEADER_LEN + BATCH_ENTRIES_MAX * ENTRY_LEN
-        <= SEGMENT_SIZE_DEFAULT_BYTES as usize - SEGMENT_HEADER_LEN
+    (FRAME_HEADER_LEN + BATCH_ENTRIES_MAX * ENTRY_LEN) as u64
+        <= SEGMENT_SIZE_DEFAULT_BYTES - SEGMENT_HEADER_LEN as u64
 );
 const _: () = assert!(BATCH_ENTRIES_MAX * ENTRY_LEN <= FRAME_PAYLOAD_MAX_BYTES);
 const _: () = assert!(FRAME_PAYLOAD_MAX_BYTES < u32::MAX as usize);

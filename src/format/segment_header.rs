@@ -15,11 +15,14 @@
 //! | 64     | 4032 | zero    | (reserved)         | zero                                     |
 
 use crate::format::crc;
-use crate::format::limits::{SEGMENT_SIZE_ALIGN_BYTES, SEGMENT_SIZE_MAX_BYTES, SEGMENT_SIZE_MIN_BYTES};
+use crate::format::limits::{
+    SEGMENT_SIZE_ALIGN_BYTES, SEGMENT_SIZE_MAX_BYTES, SEGMENT_SIZE_MIN_BYTES,
+};
 use crate::format::{FORMAT_VERSION, SEGMENT_MAGIC};
 
 /// Bytes reserved for the header at the start of every segment file.
-pub const SEGMENT_HEADER_LEN: usize = 4096;
+pub const SEGMENT_HEADER_LEN: usize = SEGMENT_HEADER_LEN_U32 as usize;
+const SEGMENT_HEADER_LEN_U32: u32 = 4096;
 /// Bytes of the header that carry fields (the rest of the page is zero).
 pub const SEGMENT_HEADER_FIELDS_LEN: usize = CRC_END + size_of::<u32>();
 
@@ -36,7 +39,7 @@ const CRC_END: usize = CRC_OFFSET + size_of::<u32>();
 const _: () = assert!(CRC_OFFSET == 56);
 const _: () = assert!(SEGMENT_HEADER_FIELDS_LEN == 64);
 const _: () = assert!(SEGMENT_HEADER_FIELDS_LEN <= SEGMENT_HEADER_LEN);
-const _: () = assert!(SEGMENT_HEADER_LEN % 8 == 0);
+const _: () = assert!(SEGMENT_HEADER_LEN.is_multiple_of(8));
 
 /// The decoded fields of a segment header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +100,7 @@ impl SegmentHeader {
         };
         put(MAGIC_OFFSET, &SEGMENT_MAGIC);
         put(VERSION_OFFSET, &FORMAT_VERSION.to_le_bytes());
-        put(HEADER_LEN_OFFSET, &(SEGMENT_HEADER_LEN as u32).to_le_bytes());
+        put(HEADER_LEN_OFFSET, &SEGMENT_HEADER_LEN_U32.to_le_bytes());
         put(JOURNAL_ID_OFFSET, &self.journal_id.to_le_bytes());
         put(BASE_LSN_OFFSET, &self.base_lsn.to_le_bytes());
         put(SEGMENT_SIZE_OFFSET, &self.segment_size_bytes.to_le_bytes());
@@ -127,7 +130,8 @@ impl SegmentHeader {
         if version != FORMAT_VERSION {
             return Err(HeaderFault::UnsupportedVersion { found: version });
         }
-        if crc::bytes_crc(fields.get(..CRC_OFFSET).unwrap_or_default()) != read_u32(fields, CRC_OFFSET)
+        if crc::bytes_crc(fields.get(..CRC_OFFSET).unwrap_or_default())
+            != read_u32(fields, CRC_OFFSET)
         {
             return Err(HeaderFault::ChecksumMismatch);
         }
@@ -135,7 +139,9 @@ impl SegmentHeader {
             return Err(HeaderFault::BadField { field: "reserved" });
         }
         if read_u32(fields, HEADER_LEN_OFFSET) as usize != SEGMENT_HEADER_LEN {
-            return Err(HeaderFault::BadField { field: "header_len" });
+            return Err(HeaderFault::BadField {
+                field: "header_len",
+            });
         }
         let header = SegmentHeader {
             journal_id: read_u128(fields, JOURNAL_ID_OFFSET),
@@ -150,11 +156,13 @@ impl SegmentHeader {
     fn check(&self) -> Result<(), HeaderFault> {
         let size = self.segment_size_bytes;
         if !(SEGMENT_SIZE_MIN_BYTES..=SEGMENT_SIZE_MAX_BYTES).contains(&size)
-            || size % SEGMENT_SIZE_ALIGN_BYTES != 0
+            || !size.is_multiple_of(SEGMENT_SIZE_ALIGN_BYTES)
         {
-            return Err(HeaderFault::BadField { field: "segment_size_bytes" });
+            return Err(HeaderFault::BadField {
+                field: "segment_size_bytes",
+            });
         }
-        if self.base_lsn % 8 != 0 || self.base_lsn.checked_add(size).is_none() {
+        if !self.base_lsn.is_multiple_of(8) || self.base_lsn.checked_add(size).is_none() {
             return Err(HeaderFault::BadField { field: "base_lsn" });
         }
         Ok(())
@@ -164,7 +172,9 @@ impl SegmentHeader {
 /// The format version stored in header bytes, if they are long enough to hold one.
 #[must_use]
 pub fn peek_version(bytes: &[u8]) -> Option<u32> {
-    bytes.get(VERSION_OFFSET..VERSION_OFFSET + 4).map(|_| read_u32(bytes, VERSION_OFFSET))
+    bytes
+        .get(VERSION_OFFSET..VERSION_OFFSET + 4)
+        .map(|_| read_u32(bytes, VERSION_OFFSET))
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
@@ -222,11 +232,20 @@ mod tests {
     #[test]
     fn faults_are_specific() {
         let bytes = sample().encode();
-        assert_eq!(SegmentHeader::decode(&bytes[..10]), Err(HeaderFault::Truncated { found: 10 }));
-        assert_eq!(SegmentHeader::decode(&[0u8; 64]), Err(HeaderFault::Unwritten));
+        assert_eq!(
+            SegmentHeader::decode(&bytes[..10]),
+            Err(HeaderFault::Truncated { found: 10 })
+        );
+        assert_eq!(
+            SegmentHeader::decode(&[0u8; 64]),
+            Err(HeaderFault::Unwritten)
+        );
         let mut v2 = bytes;
         v2[VERSION_OFFSET] = 2;
-        assert_eq!(SegmentHeader::decode(&v2), Err(HeaderFault::UnsupportedVersion { found: 2 }));
+        assert_eq!(
+            SegmentHeader::decode(&v2),
+            Err(HeaderFault::UnsupportedVersion { found: 2 })
+        );
         let mut magic = bytes;
         magic[0] = b'X';
         assert_eq!(SegmentHeader::decode(&magic), Err(HeaderFault::BadMagic));

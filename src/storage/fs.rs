@@ -31,7 +31,10 @@ impl DirLock for FsLock {}
 
 impl Storage for FsStorage {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
     }
 
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
@@ -39,13 +42,22 @@ impl Storage for FsStorage {
         for item in fs::read_dir(dir)? {
             let item = item?;
             let meta = fs::symlink_metadata(item.path())?;
-            out.push(DirEntry { name: item.file_name(), is_file: meta.is_file(), len: meta.len() });
+            out.push(DirEntry {
+                name: item.file_name(),
+                is_file: meta.is_file(),
+                len: meta.len(),
+            });
         }
         Ok(out)
     }
 
     fn create_mapped(&self, path: &Path, len: u64) -> io::Result<Arc<dyn MappedFile>> {
-        let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
         if let Err(e) = allocate(&file, len) {
             // Leave no half-made file behind: a later open must not mistake it for a segment.
             let _ = fs::remove_file(path);
@@ -106,16 +118,19 @@ impl Storage for FsStorage {
 }
 
 /// Allocates `len` bytes of real blocks: fallocate, or writing zeros where the
-/// filesystem does not implement it (posix_fallocate's fallback); never a sparse file.
+/// filesystem does not implement it (`posix_fallocate`'s fallback); never a sparse file.
 fn allocate(file: &File, len: u64) -> io::Result<()> {
-    let len_i64 = i64::try_from(len).map_err(|_| io::Error::other("file length overflows off_t"))?;
+    let len_i64 =
+        i64::try_from(len).map_err(|_| io::Error::other("file length overflows off_t"))?;
     match nix::fcntl::fallocate(file, nix::fcntl::FallocateFlags::empty(), 0, len_i64) {
         Ok(()) => Ok(()),
-        Err(Errno::EOPNOTSUPP | Errno::ENOSYS) => match nix::fcntl::posix_fallocate(file, 0, len_i64) {
-            Ok(()) => Ok(()),
-            Err(Errno::EINVAL | Errno::EOPNOTSUPP) => write_zeros(file, len),
-            Err(e) => Err(e.into()),
-        },
+        Err(Errno::EOPNOTSUPP | Errno::ENOSYS) => {
+            match nix::fcntl::posix_fallocate(file, 0, len_i64) {
+                Ok(()) => Ok(()),
+                Err(Errno::EINVAL | Errno::EOPNOTSUPP) => write_zeros(file, len),
+                Err(e) => Err(e.into()),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -135,9 +150,14 @@ fn write_zeros(mut file: &File, len: u64) -> io::Result<()> {
 fn read_holder(file: &mut File) -> io::Result<String> {
     let mut buf = Vec::new();
     file.rewind()?;
-    file.take(LOCK_HOLDER_BYTES_MAX as u64).read_to_end(&mut buf)?;
+    file.take(LOCK_HOLDER_BYTES_MAX as u64)
+        .read_to_end(&mut buf)?;
     let text = String::from_utf8_lossy(&buf).trim().to_owned();
-    Ok(if text.is_empty() { "an unknown process".into() } else { text })
+    Ok(if text.is_empty() {
+        "an unknown process".into()
+    } else {
+        text
+    })
 }
 
 fn write_holder(file: &mut File, holder: &str) -> io::Result<()> {

@@ -1,6 +1,9 @@
 //! The real mapping: a shared, read-write `memmap2` mapping of a segment file, viewed as
 //! 64-bit atomic words. One of the two modules allowed `unsafe` (see docs/UNSAFE.md).
-#![expect(unsafe_code, reason = "creating a file mapping and viewing it as atomics is unsafe")]
+#![expect(
+    unsafe_code,
+    reason = "creating a file mapping and viewing it as atomics is unsafe"
+)]
 
 use std::fs::File;
 use std::io;
@@ -47,10 +50,17 @@ impl Mapping {
 }
 
 impl MappedFile for Mapping {
+    #[expect(
+        clippy::cast_ptr_alignment,
+        reason = "mmap returns page-aligned memory (asserted)"
+    )]
     fn words(&self) -> &[SharedWord] {
         let ptr = self.map.as_ptr();
-        debug_assert!(ptr.cast::<SharedWord>().is_aligned());
-        debug_assert!(self.map.len() % size_of::<SharedWord>() == 0);
+        debug_assert!(
+            ptr.cast::<SharedWord>().is_aligned(),
+            "mappings are page-aligned"
+        );
+        debug_assert!(self.map.len().is_multiple_of(size_of::<SharedWord>()));
         // SAFETY: 1. the pointer is page-aligned (mmap), so aligned for `AtomicU64`;
         // 2. the length is a multiple of 8 (checked in `new`), so the slice covers exactly
         // the mapping; 3. the memory lives as long as `self.map`, which outlives the

@@ -10,7 +10,6 @@ use crate::sync::Ordering;
 
 /// The word type of real mappings (std's, whatever `cfg(loom)` says: a file mapping is
 /// never a loom model).
-#[expect(clippy::disallowed_types, reason = "mapped memory is std atomics in every build")]
 pub type SharedWord = core::sync::atomic::AtomicU64;
 
 /// A slice of 64-bit words shared between threads.
