@@ -28,6 +28,8 @@ pub struct Journal {
     /// State folded up to `state.end`; advanced lazily by [`Journal::state`].
     state: Mutex<State>,
     flusher: Mutex<Option<IntervalFlusher>>,
+    /// Set by `close_without_flush`: drop skips the final flush and marker.
+    abandoned: bool,
     _lock: Box<dyn DirLock>,
 }
 
@@ -253,11 +255,22 @@ impl Journal {
         self.shutdown()
     }
 
-    fn shutdown(&self) -> Result<()> {
+    /// Releases the journal without flushing and without the close marker: the files
+    /// are left exactly as a process crash would leave them (every published frame is in
+    /// the page cache, nothing more is made durable). For crash tests and tools.
+    pub fn close_without_flush(mut self) {
+        self.abandoned = true;
+    }
+
+    fn stop_threads(&self) {
         if let Some(mut f) = lock(&self.flusher).take() {
             f.stop();
         }
         self.log.stop_preallocator();
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        self.stop_threads();
         self.log.frontier.check_poison()?;
         flush::flush_all(&self.log)?;
         self.log.append_marker()?;
@@ -268,6 +281,10 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
+        if self.abandoned {
+            self.stop_threads();
+            return;
+        }
         if let Err(e) = self.shutdown() {
             if !matches!(e, Error::Poisoned { .. }) {
                 tracing::warn!(error = %e, dir = %self.log.dir.display(), "flush on drop failed");
