@@ -96,6 +96,7 @@ impl Journal {
             report,
             state: Mutex::new(state),
             flusher: Mutex::new(flusher),
+            abandoned: false,
             _lock: dir_lock,
         })
     }
