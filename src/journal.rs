@@ -203,6 +203,15 @@ impl Journal {
         Ok(Reader::new(Arc::clone(&self.log), lsn))
     }
 
+    /// A reader that follows the writer from `lsn`: [`Reader::try_next`] and
+    /// [`Reader::next_timeout`] return frames as they are published, across roll-overs.
+    ///
+    /// # Errors
+    /// As [`Journal::read_from`].
+    pub fn tail(&self, lsn: Lsn) -> Result<Reader> {
+        self.read_from(lsn)
+    }
+
     /// Per-source progress and the last checkpoint, as of everything published now.
     ///
     /// # Errors

@@ -20,6 +20,8 @@ pub mod recovery;
 pub mod state;
 pub mod storage;
 
+pub mod follower;
+
 mod append;
 mod flush;
 mod journal;
@@ -30,9 +32,10 @@ mod sync;
 pub use checkpoint::{CheckpointRecord, OperatorState};
 pub use entry::{Entry, Op};
 pub use error::{Corruption, CorruptionKind, Error, Result};
+pub use follower::JournalReader;
 pub use journal::Journal;
 pub use lsn::Lsn;
 pub use options::{Durability, Options, RecoveryMode};
 pub use reader::{Frame, Reader};
-pub use recovery::{RecoveryCase, RecoveryReport};
+pub use recovery::{inspect, Inspection, RecoveryCase, RecoveryReport, SegmentInfo};
 pub use state::{SourceState, State};

@@ -72,6 +72,35 @@ impl Reader {
         Lsn(self.pos)
     }
 
+    /// The next frame if it is already published, without waiting.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] for a published frame that fails validation.
+    pub fn try_next(&mut self) -> Result<Option<Frame>> {
+        self.step()
+    }
+
+    /// The next frame, waiting up to `timeout` for a writer to publish it (polling with a
+    /// backoff from spinning to 1 ms sleeps, which keeps the append path free of wake-ups).
+    ///
+    /// # Errors
+    /// As [`Reader::try_next`].
+    pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Frame>> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut pause = std::time::Duration::from_micros(10);
+        loop {
+            if let Some(frame) = self.step()? {
+                return Ok(Some(frame));
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(std::time::Duration::from_millis(1));
+        }
+    }
+
     fn segment_for(&mut self, pos: u64) -> Option<Arc<Segment>> {
         if let Some(seg) = self.segment.as_ref().filter(|s| s.contains(pos)) {
             return Some(Arc::clone(seg));

@@ -135,8 +135,13 @@ pub struct RecoveryReport {
     pub torn_bytes: u64,
     /// What a truncation dropped.
     pub dropped: Option<Dropped>,
-    /// Files removed (segments whose creation never completed).
+    /// Files removed (segments whose creation never completed); in a dry run, the
+    /// files opening would remove.
     pub removed_files: Vec<PathBuf>,
+    /// The segments, in LSN order.
+    pub segments: Vec<SegmentInfo>,
+    /// Nothing was changed: this is what opening would do ([`inspect`]).
+    pub dry_run: bool,
     /// Time taken.
     pub duration: Duration,
 }
@@ -150,16 +155,96 @@ pub(crate) struct Recovered {
     pub(crate) report: RecoveryReport,
 }
 
+/// A segment as recovery found it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SegmentInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// LSN of its first data byte.
+    pub base_lsn: Lsn,
+    /// LSN just past its data area.
+    pub end_lsn: Lsn,
+    /// File size, header included.
+    pub size_bytes: u64,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: u64,
+}
+
+/// What [`inspect`] found: what opening would do, without doing it.
+#[derive(Clone, Debug)]
+pub struct Inspection {
+    /// The journal's identity.
+    pub journal_id: u128,
+    /// The report opening would produce (`dry_run` is set; nothing was changed).
+    pub report: RecoveryReport,
+    /// The state the recovered prefix folds to.
+    pub state: State,
+}
+
+/// Analyses the journal in `dir` as opening it in `mode` would — segments, replay, the
+/// decision table — without taking the lock and without changing a byte: segments are
+/// mapped read-only, nothing is truncated, removed or synced. `Ok(None)` if the
+/// directory holds no segment. Errors are the ones opening would return.
+///
+/// # Errors
+/// As [`crate::Journal::open`], except `Locked`.
+pub fn inspect(dir: &Path, mode: RecoveryMode) -> Result<Option<Inspection>> {
+    inspect_with_storage(&crate::storage::FsStorage, dir, mode)
+}
+
+/// [`inspect`] on any storage.
+///
+/// # Errors
+/// As [`inspect`].
+pub fn inspect_with_storage(
+    storage: &dyn Storage,
+    dir: &Path,
+    mode: RecoveryMode,
+) -> Result<Option<Inspection>> {
+    let ctx = Ctx {
+        storage,
+        dir,
+        mode,
+        apply: false,
+    };
+    Ok(run(&ctx)?.map(|r| Inspection {
+        journal_id: r.journal_id,
+        report: r.report,
+        state: r.state,
+    }))
+}
+
 /// Opens and recovers the journal in `dir`; `None` if it holds no segment.
 pub(crate) fn recover(
     storage: &dyn Storage,
     dir: &Path,
     mode: RecoveryMode,
 ) -> Result<Option<Recovered>> {
+    run(&Ctx {
+        storage,
+        dir,
+        mode,
+        apply: true,
+    })
+}
+
+/// Where recovery runs and whether it may change the files.
+struct Ctx<'a> {
+    storage: &'a dyn Storage,
+    dir: &'a Path,
+    mode: RecoveryMode,
+    apply: bool,
+}
+
+fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
     let started = Instant::now();
-    let _span = tracing::info_span!("recovery", dir = %dir.display()).entered();
-    let mut report = RecoveryReport::default();
-    let segments = open_segments(storage, dir, mode, &mut report)?;
+    let _span =
+        tracing::info_span!("recovery", dir = %ctx.dir.display(), apply = ctx.apply).entered();
+    let mut report = RecoveryReport {
+        dry_run: !ctx.apply,
+        ..RecoveryReport::default()
+    };
+    let segments = open_segments(ctx, &mut report)?;
     let Some(first) = segments.first() else {
         return Ok(None);
     };
@@ -171,14 +256,22 @@ pub(crate) fn recover(
     let end = match end {
         ScanEnd::Full(end) => end,
         ScanEnd::Invalid { pos, fault, claim } => {
-            settle(&segments, pos, fault, claim, mode, &mut report)?
+            settle(ctx, &segments, pos, fault, claim, &mut report)?
         }
     };
-    for seg in &segments {
-        if seg.base() < end {
-            seg.sync(seg.base(), end.min(seg.end()))?;
-        }
+    for seg in segments.iter().filter(|s| ctx.apply && s.base() < end) {
+        seg.sync(seg.base(), end.min(seg.end()))?;
     }
+    report.segments = segments
+        .iter()
+        .map(|s| SegmentInfo {
+            path: s.path.clone(),
+            base_lsn: Lsn(s.base()),
+            end_lsn: Lsn(s.end()),
+            size_bytes: s.header.segment_size_bytes,
+            created_at_ms: s.header.created_at_ms,
+        })
+        .collect();
     report.end_lsn = Lsn(end);
     state.end = Lsn(end);
     report.duration = started.elapsed();
@@ -194,12 +287,8 @@ pub(crate) fn recover(
 }
 
 /// Lists, orders and validates the segment files of `dir`.
-fn open_segments(
-    storage: &dyn Storage,
-    dir: &Path,
-    mode: RecoveryMode,
-    report: &mut RecoveryReport,
-) -> Result<Vec<Arc<Segment>>> {
+fn open_segments(ctx: &Ctx<'_>, report: &mut RecoveryReport) -> Result<Vec<Arc<Segment>>> {
+    let (storage, dir) = (ctx.storage, ctx.dir);
     let mut named = Vec::new();
     for item in storage
         .list_dir(dir)
@@ -231,16 +320,22 @@ fn open_segments(
     let last = named.len().saturating_sub(1);
     for (i, (base, path, len)) in named.into_iter().enumerate() {
         let expected = out.first().map(|s| s.header.journal_id);
-        let seg = match Segment::open(storage, &path, base, expected) {
+        let seg = match Segment::open(storage, &path, base, expected, ctx.apply) {
             Ok(seg) => seg,
-            Err(e) if i == last && mode != RecoveryMode::Strict && unfinished_creation(&e, len) => {
-                tracing::warn!(path = %path.display(), "removing a segment whose creation never completed");
-                storage
-                    .remove_file(&path)
-                    .map_err(|e| Error::io(&path, "remove segment", e))?;
-                storage
-                    .sync_dir(dir)
-                    .map_err(|e| Error::io(dir, "fsync directory", e))?;
+            Err(e)
+                if i == last
+                    && ctx.mode != RecoveryMode::Strict
+                    && unfinished_creation(&e, len) =>
+            {
+                if ctx.apply {
+                    tracing::warn!(path = %path.display(), "removing a segment whose creation never completed");
+                    storage
+                        .remove_file(&path)
+                        .map_err(|e| Error::io(&path, "remove segment", e))?;
+                    storage
+                        .sync_dir(dir)
+                        .map_err(|e| Error::io(dir, "fsync directory", e))?;
+                }
                 report.removed_files.push(path);
                 continue;
             }
@@ -341,11 +436,11 @@ fn scan(
 /// Gathers evidence after the first invalid frame, applies the decision table, and
 /// truncates if it says so. Returns the LSN where appends continue.
 fn settle(
+    ctx: &Ctx<'_>,
     segments: &[Arc<Segment>],
     pos: u64,
     fault: FrameFault,
     claim: u64,
-    mode: RecoveryMode,
     report: &mut RecoveryReport,
 ) -> Result<u64> {
     let look = look_ahead(segments, pos);
@@ -366,7 +461,7 @@ fn settle(
             first: report.first_lsn,
             end: Lsn(pos),
         })?;
-    match action(case, mode) {
+    match action(case, ctx.mode) {
         Action::Accept => Ok(pos),
         Action::Fail if case == RecoveryCase::DurableDamage => Err(corrupt(
             &seg.path,
@@ -385,7 +480,7 @@ fn settle(
                 valid_frames: look.valid_frames,
                 fault: format!("{fault:?}"),
             });
-            report.torn_bytes = truncate(segments, pos)?;
+            report.torn_bytes = truncate(segments, pos, ctx.apply)?;
             Ok(pos)
         }
     }
@@ -432,8 +527,8 @@ fn look_ahead(segments: &[Arc<Segment>], pos: u64) -> LookAhead {
 }
 
 /// Zeroes every non-zero word from `pos` to the end of the last segment and makes the
-/// zeroing durable; returns the bytes zeroed.
-fn truncate(segments: &[Arc<Segment>], pos: u64) -> Result<u64> {
+/// zeroing durable; returns the bytes zeroed (with `apply` false, only counts them).
+fn truncate(segments: &[Arc<Segment>], pos: u64, apply: bool) -> Result<u64> {
     let mut zeroed = 0u64;
     for seg in segments.iter().filter(|s| s.end() > pos) {
         let from = pos.max(seg.base());
@@ -441,9 +536,11 @@ fn truncate(segments: &[Arc<Segment>], pos: u64) -> Result<u64> {
         let mut touched = false;
         for i in seg.word_at(from)..data.len_words() {
             if data.load(i, Ordering::Relaxed).unwrap_or(0) != 0 {
-                data.store(i, 0, Ordering::Relaxed);
+                if apply {
+                    data.store(i, 0, Ordering::Relaxed);
+                }
                 zeroed += 8;
-                touched = true;
+                touched = apply;
             }
         }
         if touched {

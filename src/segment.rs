@@ -77,10 +77,14 @@ impl Segment {
         path: &Path,
         name_base: u64,
         expected_id: Option<u128>,
+        writable: bool,
     ) -> Result<Segment> {
-        let file = storage
-            .open_mapped(path)
-            .map_err(|e| Error::io(path, "map segment", e))?;
+        let file = if writable {
+            storage.open_mapped(path)
+        } else {
+            storage.open_mapped_readonly(path)
+        }
+        .map_err(|e| Error::io(path, "map segment", e))?;
         let corrupt = |kind| {
             Error::Corrupted(Corruption {
                 path: path.to_owned(),

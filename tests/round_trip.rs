@@ -53,3 +53,35 @@ fn entries_and_checkpoints_round_trip_across_three_rollovers() -> Result<()> {
     assert_eq!(state.last_checkpoint.map(|c| c.1.id), Some(9999));
     Ok(())
 }
+
+#[test]
+fn a_read_only_follower_and_an_in_process_tail_see_every_frame() -> Result<()> {
+    let dir =
+        tempfile::tempdir().map_err(|e| checkpoint_journal::Error::io("tmp", "tempdir", e))?;
+    let j = Journal::open(dir.path(), small())?;
+    let mut follower = checkpoint_journal::JournalReader::open(dir.path())?;
+    let mut tail = j.tail(Lsn::ZERO)?;
+    assert!(follower.try_next()?.is_none());
+    assert!(tail.try_next()?.is_none());
+    let mut want = Vec::new();
+    for i in 0..5_000u64 {
+        let e = Entry::watermark(1, i, i64::try_from(i).unwrap());
+        j.append(e)?;
+        want.push(e);
+    }
+    let collect = |frames: &mut dyn Iterator<Item = Result<Frame>>| -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for f in frames {
+            if let Frame::Entries { entries, .. } = f? {
+                out.extend(entries);
+            }
+        }
+        Ok(out)
+    };
+    assert_eq!(collect(&mut follower)?, want);
+    assert_eq!(collect(&mut tail)?, want);
+    assert!(tail
+        .next_timeout(std::time::Duration::from_millis(5))?
+        .is_none());
+    Ok(())
+}

@@ -72,6 +72,12 @@ impl Storage for FsStorage {
         Ok(Arc::new(Mapping::new(file, len, false)?))
     }
 
+    fn open_mapped_readonly(&self, path: &Path) -> io::Result<Arc<dyn MappedFile>> {
+        let file = OpenOptions::new().read(true).open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Arc::new(Mapping::new_readonly(file, len)?))
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         fs::remove_file(path)
     }

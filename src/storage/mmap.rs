@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io;
 
-use memmap2::{MmapMut, MmapOptions};
+use memmap2::{Mmap, MmapMut, MmapOptions};
 
 use crate::storage::{MappedFile, SharedWord};
 
@@ -17,22 +17,39 @@ const PAGE_BYTES: usize = 4096;
 /// A mapped segment file.
 #[derive(Debug)]
 pub(crate) struct Mapping {
-    map: MmapMut,
+    map: Map,
     // Kept open for the mapping's lifetime so the file cannot be truncated under us by
     // this process; other processes are kept out by the directory lock.
     _file: File,
 }
 
+/// A writable mapping, or a read-only one for inspection and followers.
+#[derive(Debug)]
+enum Map {
+    ReadWrite(MmapMut),
+    ReadOnly(Mmap),
+}
+
+impl Map {
+    fn as_ptr(&self) -> *const u8 {
+        match self {
+            Map::ReadWrite(m) => m.as_ptr(),
+            Map::ReadOnly(m) => m.as_ptr(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Map::ReadWrite(m) => m.len(),
+            Map::ReadOnly(m) => m.len(),
+        }
+    }
+}
+
 impl Mapping {
     /// Maps all of `file` shared and read-write, prefaulting its pages when `populate`.
     pub(crate) fn new(file: File, len: u64, populate: bool) -> io::Result<Mapping> {
-        let len = usize::try_from(len).map_err(|_| io::Error::other("file too large to map"))?;
-        if len == 0 || len % PAGE_BYTES != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("file length {len} is not a positive multiple of {PAGE_BYTES}"),
-            ));
-        }
+        let len = checked_len(len)?;
         let mut options = MmapOptions::new();
         options.len(len);
         if populate {
@@ -45,8 +62,39 @@ impl Mapping {
         // foreign process cannot cause a data race in this one, only wrong bytes, which
         // the checksums catch.
         let map = unsafe { options.map_mut(&file) }?;
-        Ok(Mapping { map, _file: file })
+        Ok(Mapping {
+            map: Map::ReadWrite(map),
+            _file: file,
+        })
     }
+
+    /// Maps all of `file` shared and read-only. Stores through [`MappedFile::words`]
+    /// would fault: only readers that never store (inspection, followers) use this.
+    pub(crate) fn new_readonly(file: File, len: u64) -> io::Result<Mapping> {
+        let len = checked_len(len)?;
+        let mut options = MmapOptions::new();
+        options.len(len);
+        // SAFETY: 1. the file stays open in `self` for the mapping's lifetime; 2. its
+        // length was checked above; 3. a writer in another process may change the pages
+        // at any time, and every access through the mapping is an atomic load (`words`),
+        // so those changes are never a data race here, only bytes the checksums judge.
+        let map = unsafe { options.map(&file) }?;
+        Ok(Mapping {
+            map: Map::ReadOnly(map),
+            _file: file,
+        })
+    }
+}
+
+fn checked_len(len: u64) -> io::Result<usize> {
+    let len = usize::try_from(len).map_err(|_| io::Error::other("file too large to map"))?;
+    if len == 0 || !len.is_multiple_of(PAGE_BYTES) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("file length {len} is not a positive multiple of {PAGE_BYTES}"),
+        ));
+    }
+    Ok(len)
 }
 
 impl MappedFile for Mapping {
@@ -73,9 +121,9 @@ impl MappedFile for Mapping {
     fn sync_range(&self, offset: usize, len: usize) -> io::Result<()> {
         let start = offset - offset % PAGE_BYTES;
         let end = offset.saturating_add(len).min(self.map.len());
-        if end <= start {
-            return Ok(());
+        match &self.map {
+            Map::ReadWrite(m) if end > start => m.flush_range(start, end - start),
+            _ => Ok(()),
         }
-        self.map.flush_range(start, end - start)
     }
 }

@@ -65,6 +65,14 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// # Errors
     /// The OS error.
     fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn MappedFile>>;
+    /// Maps an existing file read-only (inspection and followers, which never write).
+    /// The default maps it read-write and relies on the caller not writing.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn open_mapped_readonly(&self, path: &Path) -> io::Result<Arc<dyn MappedFile>> {
+        self.open_mapped(path)
+    }
     /// Removes a file (durable after [`Storage::sync_dir`]).
     ///
     /// # Errors
