@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use crate::entry::Entry;
 use crate::error::{Error, Result};
-use crate::flush::Frontier;
+use crate::flush::{Frontier, GroupCommit};
 use crate::format::frame::{FrameKind, FRAME_HEADER_LEN};
 use crate::format::limits::BATCH_ENTRIES_MAX;
 use crate::lsn::Lsn;
@@ -80,6 +80,8 @@ pub(crate) struct Log {
     /// the same file).
     roll_lock: Mutex<()>,
     pub(crate) frontier: Frontier,
+    /// Group-commit bounds for `Sync` appends.
+    pub(crate) group_commit: GroupCommit,
     preallocator: Mutex<Option<mpsc::Sender<u64>>>,
 }
 
@@ -118,6 +120,7 @@ impl Log {
             segments: Mutex::new(table),
             roll_lock: Mutex::new(()),
             frontier: Frontier::new(end.0),
+            group_commit: GroupCommit::default(),
             preallocator: Mutex::new(None),
         }
     }

@@ -25,7 +25,7 @@ use crate::sync::{self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, 
 
 /// Frontier state shared by appenders, flushers and readers.
 #[derive(Debug)]
-pub(crate) struct Frontier {
+pub struct Frontier {
     /// Written by: `advance_published` (`fetch_max`, `Release`). Read by: readers, the
     /// flusher (`Acquire`). Invariant: every frame below it is published.
     published: CachePadded<AtomicU64>,
@@ -44,7 +44,9 @@ pub(crate) struct Frontier {
 }
 
 impl Frontier {
-    pub(crate) fn new(end: u64) -> Frontier {
+    /// A frontier where everything below `end` is published and durable.
+    #[must_use]
+    pub fn new(end: u64) -> Frontier {
         Frontier {
             published: CachePadded::new(AtomicU64::new(end)),
             durable: CachePadded::new(AtomicU64::new(end)),
@@ -63,22 +65,29 @@ impl Frontier {
         self.durable.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn durable(&self) -> Lsn {
+    /// The durable frontier.
+    pub fn durable(&self) -> Lsn {
         // Acquire: pairs with the Release store in `flush_to`.
         Lsn(self.durable.load(Ordering::Acquire))
     }
 
-    pub(crate) fn published(&self) -> u64 {
+    /// The published frontier.
+    pub fn published(&self) -> u64 {
         // Acquire: pairs with the Release fetch_max in `advance_published`.
         self.published.load(Ordering::Acquire)
     }
 
-    pub(crate) fn flush_count(&self) -> u64 {
+    /// Syncs that succeeded.
+    pub fn flush_count(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
     }
 
+    /// `Err(Poisoned)` once a sync has failed.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`].
     #[inline]
-    pub(crate) fn check_poison(&self) -> Result<()> {
+    pub fn check_poison(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(self.poison_error());
         }
@@ -103,63 +112,147 @@ impl Frontier {
     }
 }
 
+/// What a flush works on: the journal's memory and files, or a model in loom-tests.
+pub trait FlushTarget {
+    /// From `start`, walks publication words as far as frames are published; returns
+    /// the LSN reached.
+    fn walk_published(&self, start: u64) -> u64;
+    /// The LSN just past every reservation made so far.
+    fn reserved_end(&self) -> u64;
+    /// Makes `[from, to)` durable.
+    ///
+    /// # Errors
+    /// The failed sync; the frontier poisons itself.
+    fn sync(&self, from: u64, to: u64) -> Result<()>;
+}
+
+/// Bounds on how long a group-commit leader waits for company before it syncs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupCommit {
+    /// Longest wait for more appends to join a flush (zero: sync at once; callers that
+    /// arrive during a sync join the next one anyway).
+    pub max_delay: Duration,
+    /// Stop waiting once this many bytes are pending (zero: no byte bound).
+    pub max_bytes: u64,
+}
+
+impl Frontier {
+    /// Advances the published frontier as far as `target` finds frames published.
+    pub fn advance(&self, target: &impl FlushTarget) -> u64 {
+        let start = self.published();
+        let pos = target.walk_published(start);
+        debug_assert!(pos >= start, "the published frontier never moves back");
+        if pos > start {
+            // Release: pairs with the Acquire in `Frontier::published`.
+            self.published.fetch_max(pos, Ordering::Release);
+        }
+        self.published()
+    }
+
+    /// Makes every frame below `lsn` durable, sharing one sync with concurrent callers.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if this or an earlier sync failed.
+    pub fn flush_to(&self, lsn: u64, group: GroupCommit, target: &impl FlushTarget) -> Result<u64> {
+        if self.durable_now() >= lsn {
+            return Ok(self.durable_now());
+        }
+        self.check_poison()?;
+        let guard = lock(&self.flush_lock);
+        self.check_poison()?;
+        if self.durable_now() >= lsn {
+            return Ok(self.durable_now());
+        }
+        self.gather(group, target);
+        let mut round = 0;
+        let mut published = self.advance(target);
+        while published < lsn {
+            sync::backoff(&mut round);
+            published = self.advance(target);
+        }
+        let from = self.durable_now();
+        let _span = tracing::debug_span!("flush", from, to = published).entered();
+        let outcome = target.sync(from, published);
+        match &outcome {
+            Ok(()) => {
+                self.flushes.fetch_add(1, Ordering::Relaxed);
+                debug_assert!(published >= from);
+                // Release: pairs with the Acquire in `Frontier::durable`.
+                self.durable.store(published, Ordering::Release);
+            }
+            Err(err) => self.poison(err),
+        }
+        drop(guard);
+        self.wake_waiters();
+        outcome.map(|()| published)
+    }
+
+    /// Waits (as group-commit leader) for more appends, within the configured bounds.
+    fn gather(&self, group: GroupCommit, target: &impl FlushTarget) {
+        if group.max_delay.is_zero() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + group.max_delay;
+        let mut last = target.reserved_end();
+        while std::time::Instant::now() < deadline {
+            let pending = last.saturating_sub(self.durable_now());
+            if group.max_bytes > 0 && pending >= group.max_bytes {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(20));
+            last = target.reserved_end();
+        }
+    }
+
+    fn durable_now(&self) -> u64 {
+        // Acquire: pairs with the Release store in `flush_to`.
+        self.durable.load(Ordering::Acquire)
+    }
+
+    fn wake_waiters(&self) {
+        // Taking `waiters` orders this notify after a waiter's check-then-wait.
+        let _w = lock(&self.waiters);
+        self.durable_changed.notify_all();
+    }
+}
+
+impl FlushTarget for Log {
+    fn walk_published(&self, start: u64) -> u64 {
+        let table = lock(&self.segments);
+        let mut pos = start;
+        while let Some(seg) = table.find(pos) {
+            let room = seg.end() - pos;
+            if room < FRAME_HEADER_LEN as u64 {
+                pos = seg.end();
+                continue;
+            }
+            match region::published_len(seg.data(), seg.word_at(pos)) {
+                Some(len) => pos += len as u64,
+                None => break,
+            }
+        }
+        pos
+    }
+
+    fn reserved_end(&self) -> u64 {
+        Log::reserved_end(self).0
+    }
+
+    fn sync(&self, from: u64, to: u64) -> Result<()> {
+        sync_range(self, from, to)
+    }
+}
+
 /// Walks publication words from the published frontier as far as frames are published.
 pub(crate) fn advance_published(log: &Log) -> u64 {
-    let table = lock(&log.segments);
-    let start = log.frontier.published();
-    let mut pos = start;
-    while let Some(seg) = table.find(pos) {
-        let room = seg.end() - pos;
-        if room < FRAME_HEADER_LEN as u64 {
-            pos = seg.end();
-            continue;
-        }
-        match region::published_len(seg.data(), seg.word_at(pos)) {
-            Some(len) => pos += len as u64,
-            None => break,
-        }
-    }
-    drop(table);
-    if pos > start {
-        // Release: pairs with the Acquire in `Frontier::published`.
-        log.frontier.published.fetch_max(pos, Ordering::Release);
-    }
-    pos.max(start)
+    log.frontier.advance(log)
 }
 
 /// Makes every frame below `target` durable, sharing one sync with concurrent callers.
 pub(crate) fn flush_to(log: &Log, target: Lsn) -> Result<Lsn> {
-    let frontier = &log.frontier;
-    if frontier.durable() >= target {
-        return Ok(frontier.durable());
-    }
-    frontier.check_poison()?;
-    let guard = lock(&frontier.flush_lock);
-    frontier.check_poison()?;
-    if frontier.durable() >= target {
-        return Ok(frontier.durable());
-    }
-    let mut round = 0;
-    let mut published = advance_published(log);
-    while published < target.0 {
-        sync::backoff(&mut round);
-        published = advance_published(log);
-    }
-    let from = frontier.durable().0;
-    let _span = tracing::debug_span!("flush", from, to = published).entered();
-    if let Err(err) = sync_range(log, from, published) {
-        frontier.poison(&err);
-        drop(guard);
-        frontier.durable_changed.notify_all();
-        return Err(err);
-    }
-    frontier.flushes.fetch_add(1, Ordering::Relaxed);
-    // Release: pairs with the Acquire in `Frontier::durable`.
-    frontier.durable.store(published, Ordering::Release);
-    drop(guard);
-    let _w = lock(&frontier.waiters);
-    frontier.durable_changed.notify_all();
-    Ok(Lsn(published))
+    log.frontier
+        .flush_to(target.0, log.group_commit, log)
+        .map(Lsn)
 }
 
 fn sync_range(log: &Log, from: u64, to: u64) -> Result<()> {
@@ -180,20 +273,31 @@ fn sync_range(log: &Log, from: u64, to: u64) -> Result<()> {
 
 /// Blocks until `lsn` is durable (or `timeout` passes); returns the durable frontier.
 pub(crate) fn wait_durable(log: &Log, lsn: Lsn, timeout: Duration) -> Result<Lsn> {
-    let frontier = &log.frontier;
-    let deadline = std::time::Instant::now() + timeout;
-    let mut guard = lock(&frontier.waiters);
-    loop {
-        frontier.check_poison()?;
-        let durable = frontier.durable();
-        let now = std::time::Instant::now();
-        if durable > lsn || now >= deadline {
-            return Ok(durable);
+    log.frontier.wait_durable(lsn, timeout)
+}
+
+impl Frontier {
+    /// Blocks until the frame at `lsn` is durable, the journal is poisoned, or `timeout`
+    /// passes; returns the durable frontier.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`].
+    pub fn wait_durable(&self, lsn: Lsn, timeout: Duration) -> Result<Lsn> {
+        let frontier = self;
+        let deadline = std::time::Instant::now() + timeout;
+        let mut guard = lock(&frontier.waiters);
+        loop {
+            frontier.check_poison()?;
+            let durable = frontier.durable();
+            let now = std::time::Instant::now();
+            if durable > lsn || now >= deadline {
+                return Ok(durable);
+            }
+            guard = match frontier.durable_changed.wait_timeout(guard, deadline - now) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
-        guard = match frontier.durable_changed.wait_timeout(guard, deadline - now) {
-            Ok((g, _)) => g,
-            Err(poisoned) => poisoned.into_inner().0,
-        };
     }
 }
 

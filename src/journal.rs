@@ -9,7 +9,7 @@ use crate::append::Log;
 use crate::checkpoint::CheckpointRecord;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
-use crate::flush::{self, IntervalFlusher};
+use crate::flush::{self, GroupCommit, IntervalFlusher};
 use crate::format::frame::FrameKind;
 use crate::lsn::Lsn;
 use crate::options::{Durability, Options};
@@ -75,14 +75,19 @@ impl Journal {
             Some(r) => (r.journal_id, r.segments, r.state, r.report),
             None => create(&*storage, &dir, &options)?,
         };
-        let log = Arc::new(Log::new(
+        let mut log = Log::new(
             dir,
             storage,
             journal_id,
             options.segment_size_bytes,
             segments,
             report.end_lsn,
-        ));
+        );
+        log.group_commit = GroupCommit {
+            max_delay: options.group_commit_max_delay,
+            max_bytes: options.group_commit_max_bytes,
+        };
+        let log = Arc::new(log);
         if options.preallocate {
             log.start_preallocator();
         }

@@ -22,8 +22,17 @@ pub mod storage;
 
 pub mod follower;
 
+/// The lock-free protocol's building blocks, exported for `loom-tests/` and for users
+/// who model their own use of the journal under `cfg(loom)`. Not a stable API.
+#[doc(hidden)]
+pub mod protocol {
+    pub use crate::flush::{FlushTarget, Frontier, GroupCommit};
+    pub use crate::region::*;
+    pub use crate::storage::Words;
+}
+
 mod append;
-mod flush;
+pub(crate) mod flush;
 mod journal;
 mod region;
 mod segment;

@@ -62,6 +62,12 @@ pub struct Options {
     pub create_if_missing: bool,
     /// Create and prefault the next segment in the background, so roll-over does not stall.
     pub preallocate: bool,
+    /// `Sync` mode: how long a flush leader waits for more appends to share its sync
+    /// (zero: no wait; appends that arrive during a sync share the next one anyway).
+    pub group_commit_max_delay: Duration,
+    /// `Sync` mode: a waiting leader syncs at once when this many bytes are pending
+    /// (zero: no byte bound).
+    pub group_commit_max_bytes: u64,
 }
 
 impl Default for Options {
@@ -72,6 +78,8 @@ impl Default for Options {
             recovery_mode: RecoveryMode::TolerateTornTail,
             create_if_missing: true,
             preallocate: true,
+            group_commit_max_delay: Duration::ZERO,
+            group_commit_max_bytes: 0,
         }
     }
 }
@@ -112,6 +120,14 @@ impl Options {
         self
     }
 
+    /// Sets the group-commit bounds (see the fields).
+    #[must_use]
+    pub fn group_commit(mut self, max_delay: Duration, max_bytes: u64) -> Options {
+        self.group_commit_max_delay = max_delay;
+        self.group_commit_max_bytes = max_bytes;
+        self
+    }
+
     /// Checks every field; each invalid value is an error naming the field.
     ///
     /// # Errors
@@ -126,6 +142,15 @@ impl Options {
                 reason: format!(
                     "{size} is not a multiple of {SEGMENT_SIZE_ALIGN_BYTES} between \
                      {SEGMENT_SIZE_MIN_BYTES} and {SEGMENT_SIZE_MAX_BYTES}"
+                ),
+            });
+        }
+        if self.group_commit_max_delay > Duration::from_secs(1) {
+            return Err(Error::InvalidOptions {
+                field: "group_commit_max_delay",
+                reason: format!(
+                    "{:?} would hold every Sync append that long; at most 1 s is allowed",
+                    self.group_commit_max_delay
                 ),
             });
         }

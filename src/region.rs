@@ -24,13 +24,20 @@ use crate::sync::{AtomicU64, CachePadded, Ordering};
 const OFFSET_BITS: u32 = 36;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 /// Generations wrap at this modulus.
-pub(crate) const GENERATION_MASK: u64 = (1 << (64 - OFFSET_BITS)) - 1;
+pub const GENERATION_MASK: u64 = (1 << (64 - OFFSET_BITS)) - 1;
 
 const _: () = assert!(crate::format::limits::SEGMENT_SIZE_MAX_BYTES < 1 << (OFFSET_BITS - 2));
 
+/// Ordering of the publication store. `cfg(cpj_mutant_relaxed_publish)` weakens it, only
+/// to show that loom-tests/ catch a broken publication (see loom-tests/README.md).
+#[cfg(not(cpj_mutant_relaxed_publish))]
+const PUBLISH_ORDER: Ordering = Ordering::Release;
+#[cfg(cpj_mutant_relaxed_publish)]
+const PUBLISH_ORDER: Ordering = Ordering::Relaxed;
+
 /// Outcome of one reservation attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reservation {
+pub enum Reservation {
     /// `[offset, offset + len)` of generation `generation` is the caller's to write.
     Fits {
         /// Segment generation (mod 2^28).
@@ -60,12 +67,14 @@ pub(crate) enum Reservation {
 /// names the newest installed segment, and its offset is at most `capacity` plus one
 /// in-flight frame per thread.
 #[derive(Debug)]
-pub(crate) struct Tail {
+pub struct Tail {
     word: CachePadded<AtomicU64>,
 }
 
 impl Tail {
-    pub(crate) fn new(generation: u64, offset: u64) -> Tail {
+    /// A tail at `offset` of `generation`.
+    #[must_use]
+    pub fn new(generation: u64, offset: u64) -> Tail {
         Tail {
             word: CachePadded::new(AtomicU64::new(pack(generation, offset))),
         }
@@ -74,7 +83,7 @@ impl Tail {
     /// Reserves `len` bytes: returns the generation and offset the reservation starts
     /// at; [`classify`] says what the caller may do with it.
     #[inline]
-    pub(crate) fn reserve(&self, len: u64) -> (u64, u64) {
+    pub fn reserve(&self, len: u64) -> (u64, u64) {
         debug_assert!(len >= FRAME_HEADER_LEN as u64 && len.is_multiple_of(8));
         // AcqRel: the acquire half pairs with the roller's release store in `roll_to`
         // (a new generation is visible only after its segment is installed); the release
@@ -83,14 +92,14 @@ impl Tail {
     }
 
     /// `(generation, offset)` as of now.
-    pub(crate) fn load(&self) -> (u64, u64) {
+    pub fn load(&self) -> (u64, u64) {
         // Acquire: pairs with the roller's release store in `roll_to`.
         unpack(self.word.load(Ordering::Acquire))
     }
 
     /// Starts generation `next` at offset 0. Called once per generation, by the roller,
     /// after the next segment is installed where appenders look it up.
-    pub(crate) fn roll_to(&self, next: u64, offset: u64) {
+    pub fn roll_to(&self, next: u64, offset: u64) {
         // Release: pairs with the acquire in `reserve`/`load`: whoever sees `next` sees
         // the installed segment.
         self.word.store(pack(next, offset), Ordering::Release);
@@ -99,7 +108,8 @@ impl Tail {
 
 /// What a reservation of `len` bytes at `offset` in a `capacity`-byte segment allows.
 #[inline]
-pub(crate) fn classify(generation: u64, offset: u64, len: u64, capacity: u64) -> Reservation {
+#[must_use]
+pub fn classify(generation: u64, offset: u64, len: u64, capacity: u64) -> Reservation {
     if offset + len <= capacity {
         Reservation::Fits { generation, offset }
     } else if offset <= capacity {
@@ -120,7 +130,7 @@ fn unpack(word: u64) -> (u64, u64) {
 
 /// Bytes an entry-batch frame of `count` entries occupies.
 #[must_use]
-pub(crate) const fn entries_frame_len(count: usize) -> usize {
+pub const fn entries_frame_len(count: usize) -> usize {
     frame::frame_len(count * crate::entry::ENTRY_LEN)
 }
 
@@ -128,7 +138,7 @@ pub(crate) const fn entries_frame_len(count: usize) -> usize {
 ///
 /// `lsn` is the frame's LSN; `durable` the durable frontier as the writer knows it.
 #[inline]
-pub(crate) fn write_entries<W: Words + ?Sized>(
+pub fn write_entries<W: Words + ?Sized>(
     mem: &W,
     word_at: usize,
     lsn: u64,
@@ -148,7 +158,7 @@ pub(crate) fn write_entries<W: Words + ?Sized>(
 }
 
 /// Writes a frame with an opaque payload (checkpoint records) and publishes it.
-pub(crate) fn write_bytes<W: Words + ?Sized>(
+pub fn write_bytes<W: Words + ?Sized>(
     mem: &W,
     word_at: usize,
     lsn: u64,
@@ -174,7 +184,7 @@ pub(crate) fn write_bytes<W: Words + ?Sized>(
 }
 
 /// Writes a padding frame of `total_len` bytes (at least a header) and publishes it.
-pub(crate) fn write_padding<W: Words + ?Sized>(
+pub fn write_padding<W: Words + ?Sized>(
     mem: &W,
     word_at: usize,
     lsn: u64,
@@ -195,14 +205,14 @@ fn publish<W: Words + ?Sized>(mem: &W, word_at: usize, w0: u64, w1: u64) {
     mem.store(word_at + 1, w1.to_le(), Ordering::Relaxed);
     // Release: pairs with the acquire load in `read_header` / `published_len`: a reader
     // that sees this word sees the payload and word 1 stored above.
-    mem.store(word_at, w0.to_le(), Ordering::Release);
+    mem.store(word_at, w0.to_le(), PUBLISH_ORDER);
 }
 
 /// Length of the frame published at `word_at`, or `None` if nothing is published there
 /// yet. Trusts the header (for the flusher and the published frontier, which only walk
 /// frames this process wrote or already validated).
 #[inline]
-pub(crate) fn published_len<W: Words + ?Sized>(mem: &W, word_at: usize) -> Option<usize> {
+pub fn published_len<W: Words + ?Sized>(mem: &W, word_at: usize) -> Option<usize> {
     // Acquire: pairs with the release store in `publish`.
     let w0 = u64::from_le(mem.load(word_at, Ordering::Acquire)?);
     if w0 == 0 {
@@ -218,7 +228,7 @@ pub(crate) fn published_len<W: Words + ?Sized>(mem: &W, word_at: usize) -> Optio
 ///
 /// # Errors
 /// The [`FrameFault`].
-pub(crate) fn read_header<W: Words + ?Sized>(
+pub fn read_header<W: Words + ?Sized>(
     mem: &W,
     word_at: usize,
     lsn: u64,
@@ -245,7 +255,7 @@ pub(crate) fn read_header<W: Words + ?Sized>(
 }
 
 /// Copies the entries of a validated entry frame at `word_at` into `out`.
-pub(crate) fn read_entries<W: Words + ?Sized>(
+pub fn read_entries<W: Words + ?Sized>(
     mem: &W,
     word_at: usize,
     header: &FrameHeader,
@@ -266,7 +276,7 @@ pub(crate) fn read_entries<W: Words + ?Sized>(
 }
 
 /// Copies the payload bytes of a validated frame at `word_at` into `out`.
-pub(crate) fn read_bytes<W: Words + ?Sized>(
+pub fn read_bytes<W: Words + ?Sized>(
     mem: &W,
     word_at: usize,
     header: &FrameHeader,
