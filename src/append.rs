@@ -279,9 +279,19 @@ impl Log {
     /// Lock order: `roll_lock`, then `segments` (held only briefly, never across I/O).
     fn roll(&self, generation: u64) -> Result<()> {
         let _rolling = lock(&self.roll_lock);
-        if self.tail.load().0 != generation {
-            return Ok(());
+        let rolled = self
+            .tail
+            .roll_if_current(generation, || self.install_next(generation))?;
+        if rolled {
+            if let Some((_, active)) = lock(&self.segments).active() {
+                self.request_spare(active.end());
+            }
         }
+        Ok(())
+    }
+
+    /// Installs the segment after the active one; returns its full generation.
+    fn install_next(&self, generation: u64) -> Result<u64> {
         let (full, active) = lock(&self.segments)
             .active()
             .map(|(g, s)| (*g, Arc::clone(s)))
@@ -301,10 +311,7 @@ impl Log {
         }
         // Release: pairs with the Acquire in `with_segment`.
         self.active_generation.store(full + 1, Ordering::Release);
-        self.tail.roll_to(full + 1, 0);
-        drop(table);
-        self.request_spare(next.end());
-        Ok(())
+        Ok(full + 1)
     }
 
     /// The segment starting at `base`: the spare, an existing one, or a new one.

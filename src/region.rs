@@ -97,6 +97,26 @@ impl Tail {
         unpack(self.word.load(Ordering::Acquire))
     }
 
+    /// The roll step, called with the caller's roll lock held: if the tail is still in
+    /// `generation`, `install` makes the next segment available and returns its
+    /// generation, and the tail moves there. Returns whether this call rolled.
+    ///
+    /// # Errors
+    /// `install`'s error; the tail stays where it was, so the next caller retries.
+    pub fn roll_if_current<E>(
+        &self,
+        generation: u64,
+        install: impl FnOnce() -> Result<u64, E>,
+    ) -> Result<bool, E> {
+        if self.load().0 != generation & GENERATION_MASK {
+            return Ok(false);
+        }
+        let next = install()?;
+        debug_assert_eq!(next & GENERATION_MASK, (generation + 1) & GENERATION_MASK);
+        self.roll_to(next, 0);
+        Ok(true)
+    }
+
     /// Starts generation `next` at offset 0. Called once per generation, by the roller,
     /// after the next segment is installed where appenders look it up.
     pub fn roll_to(&self, next: u64, offset: u64) {
