@@ -14,7 +14,7 @@ use support::{
 
 /// One-entry frames fill a segment's data area exactly.
 const PER_SEGMENT: u64 = CAPACITY_BYTES / ONE_ENTRY_FRAME_BYTES;
-const _: () = assert!(CAPACITY_BYTES % ONE_ENTRY_FRAME_BYTES == 0);
+const _: () = assert!(CAPACITY_BYTES.is_multiple_of(ONE_ENTRY_FRAME_BYTES));
 
 /// Fills `segments` segments exactly with one-entry frames and crashes.
 fn full_segments_then_crash(dir: &Path, segments: u64) -> TestResult {
