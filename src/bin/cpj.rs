@@ -1,2 +1,0 @@
-//! `cpj`: the command-line tool.
-fn main() {}
