@@ -1,7 +1,9 @@
 //! One writer per journal directory: a second open — from this process or another —
 //! fails with `Error::Locked` naming the holder as `host:pid`, and the directory opens
 //! again once the holder closes, abandons, exits or is killed (the kernel releases the
-//! flock; a stale holder name in the lock file does not block).
+//! flock; a stale holder name in the lock file does not block). Once the lock is
+//! released, nothing of the old handle touches the directory any more: the next
+//! holder's segment creation never collides with a leftover background thread.
 //!
 //! The other process is this test binary itself, started with `CHILD_DIR_VAR` set: the
 //! `child_process_entry_point` test then opens the directory, prints `READY`, and holds
@@ -14,7 +16,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use checkpoint_journal::storage::LOCK_FILE_NAME;
-use checkpoint_journal::{Error, Journal};
+use checkpoint_journal::{Entry, Error, Journal};
 use support::{entry, options, TestResult};
 
 /// Names the directory the child process opens.
@@ -146,5 +148,27 @@ fn a_killed_holder_releases_the_lock_despite_its_stale_name() -> TestResult {
     assert_eq!(support::entries(&journal)?, vec![entry(1)]);
     let lock_file = std::fs::read_to_string(dir.path().join(LOCK_FILE_NAME))?;
     assert_eq!(lock_file.trim(), holder_of(std::process::id())?);
+    Ok(())
+}
+
+#[test]
+#[ignore = "bug: a closed journal's preallocator thread can create a segment after the lock is released"]
+fn the_next_holder_never_collides_with_the_previous_holders_background_work() -> TestResult {
+    // The race is narrow: each round gives it one chance (it shows in a few rounds of a
+    // hundred on a 2-core machine), so the test takes many rounds.
+    let batch: Vec<Entry> = (0..1000).map(entry).collect();
+    for round in 0..120 {
+        let dir = support::tempdir()?;
+        let first = Journal::open(dir.path(), options().preallocate(true))?;
+        first.close_without_flush();
+        let second = Journal::open(dir.path(), options())?;
+        // Three batches of 1000 entries need a second segment.
+        for _ in 0..3 {
+            second
+                .append_batch(&batch)
+                .map_err(|e| format!("round {round}: {e}"))?;
+        }
+        second.close()?;
+    }
     Ok(())
 }
