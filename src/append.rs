@@ -82,7 +82,8 @@ pub(crate) struct Log {
     pub(crate) frontier: Frontier,
     /// Group-commit bounds for `Sync` appends.
     pub(crate) group_commit: GroupCommit,
-    preallocator: Mutex<Option<mpsc::Sender<u64>>>,
+    /// The preallocator's request channel and thread; both taken by `stop_preallocator`.
+    preallocator: Mutex<Option<(mpsc::Sender<u64>, std::thread::JoinHandle<()>)>>,
 }
 
 impl Log {
@@ -97,12 +98,15 @@ impl Log {
     ) -> Log {
         static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut table = Segments::default();
-        let mut active = None;
+        // The segment holding `end` (it may be an empty one starting there); otherwise the
+        // full segment ending there, whose tail then sits at capacity so that the first
+        // append rolls to a new segment.
+        let active = segments
+            .iter()
+            .find(|s| s.contains(end.0))
+            .or_else(|| segments.iter().find(|s| s.end() == end.0))
+            .map(Arc::clone);
         for seg in segments {
-            if seg.base() <= end.0 && (active.is_none() || end.0 < seg.end() || seg.base() == end.0)
-            {
-                active = Some(Arc::clone(&seg));
-            }
             table.by_base.insert(seg.base(), seg);
         }
         let offset = active.as_ref().map_or(0, |s| end.0 - s.base());
@@ -347,20 +351,26 @@ impl Log {
                     log.create_spare(base);
                 }
             });
-        if spawned.is_ok() {
-            *lock(&self.preallocator) = Some(tx);
+        if let Ok(handle) = spawned {
+            *lock(&self.preallocator) = Some((tx, handle));
             if let Some(end) = lock(&self.segments).active().map(|(_, s)| s.end()) {
                 self.request_spare(end);
             }
         }
     }
 
+    /// Stops the preallocator and waits for a creation under way, so nothing touches the
+    /// directory once the journal has released its lock.
     pub(crate) fn stop_preallocator(&self) {
-        lock(&self.preallocator).take();
+        let taken = lock(&self.preallocator).take();
+        if let Some((tx, handle)) = taken {
+            drop(tx);
+            let _ = handle.join();
+        }
     }
 
     fn request_spare(&self, base: u64) {
-        if let Some(tx) = lock(&self.preallocator).as_ref() {
+        if let Some((tx, _)) = lock(&self.preallocator).as_ref() {
             let _ = tx.send(base);
         }
     }

@@ -166,6 +166,11 @@ impl Frontier {
         self.gather(group, target);
         let mut round = 0;
         let mut published = self.advance(target);
+        // A deliberately broken variant for loom-tests/README.md: trusts the caller's
+        // LSN instead of waiting for every frame below it to be published.
+        if cfg!(cpj_mutant_early_durable) {
+            published = published.max(lsn);
+        }
         while published < lsn {
             sync::backoff(&mut round);
             published = self.advance(target);

@@ -266,8 +266,11 @@ impl Journal {
     ///
     /// # Errors
     /// [`Error::Poisoned`] or the failing I/O.
-    pub fn close(self) -> Result<()> {
-        self.shutdown()
+    pub fn close(mut self) -> Result<()> {
+        let outcome = self.shutdown();
+        // Done (or failed) once: dropping must not flush or write a marker again.
+        self.abandoned = true;
+        outcome
     }
 
     /// Releases the journal without flushing and without the close marker: the files

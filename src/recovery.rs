@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::checkpoint::CheckpointRecord;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::format::frame::{FrameFault, FrameKind, FRAME_HEADER_LEN};
-use crate::format::limits::SEGMENTS_SCANNED_MAX;
+use crate::format::limits::{SEGMENTS_SCANNED_MAX, SEGMENT_SIZE_ALIGN_BYTES as SEGMENT_SIZE_ALIGN};
 use crate::format::segment_header::SEGMENT_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::options::RecoveryMode;
@@ -306,6 +306,14 @@ fn open_segments(ctx: &Ctx<'_>, report: &mut RecoveryReport) -> Result<Vec<Arc<S
                 CorruptionKind::Inconsistent("a segment name that is not a regular file"),
             ));
         }
+        if item.len >= SEGMENT_HEADER_LEN as u64 && !item.len.is_multiple_of(SEGMENT_SIZE_ALIGN) {
+            return Err(corrupt(
+                &path,
+                base,
+                0,
+                CorruptionKind::Inconsistent("the file length is not a whole number of pages (truncated or extended by hand?)"),
+            ));
+        }
         named.push((base, path, item.len));
         if named.len() > SEGMENTS_SCANNED_MAX {
             return Err(Error::TooLarge {
@@ -356,12 +364,13 @@ fn open_segments(ctx: &Ctx<'_>, report: &mut RecoveryReport) -> Result<Vec<Arc<S
     Ok(out)
 }
 
-/// A last segment whose header never reached the disk (or whose file is too short to
-/// map) is a creation interrupted by a crash: nothing was ever written to it.
+/// A last segment shorter than its header (a crash between creating the file and
+/// allocating it) or whose header is all zero (a crash before the header's sync) is a
+/// creation interrupted by a crash: frames are only written after the header is durable,
+/// so nothing was ever written to it. Anything else is an error, never a removal.
 fn unfinished_creation(err: &Error, len: u64) -> bool {
     use crate::format::segment_header::HeaderFault;
     len < SEGMENT_HEADER_LEN as u64
-        || matches!(err, Error::Io { .. })
         || matches!(
             err,
             Error::Corrupted(Corruption {

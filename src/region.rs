@@ -108,21 +108,32 @@ impl Tail {
         generation: u64,
         install: impl FnOnce() -> Result<u64, E>,
     ) -> Result<bool, E> {
-        if self.load().0 != generation & GENERATION_MASK {
+        // `cfg(cpj_mutant_double_roll)` skips this check, only to show that
+        // loom-tests/segment_roll.rs catches a roll that happens twice.
+        if self.load().0 != generation & GENERATION_MASK && !cfg!(cpj_mutant_double_roll) {
             return Ok(false);
         }
         let next = install()?;
-        debug_assert_eq!(next & GENERATION_MASK, (generation + 1) & GENERATION_MASK);
         self.roll_to(next, 0);
         Ok(true)
     }
 
     /// Starts generation `next` at offset 0. Called once per generation, by the roller,
     /// after the next segment is installed where appenders look it up.
+    ///
+    /// A swap, not a store: every modification of the tail is then a read-modify-write,
+    /// so the roll is ordered against concurrent reservations in every model (loom
+    /// 0.7 lets a plain store slip between the read and the write of another thread's
+    /// `fetch_add`, tokio-rs/loom#254), and the replaced value can be checked.
     pub fn roll_to(&self, next: u64, offset: u64) {
-        // Release: pairs with the acquire in `reserve`/`load`: whoever sees `next` sees
-        // the installed segment.
-        self.word.store(pack(next, offset), Ordering::Release);
+        // AcqRel: the release half pairs with the acquire in `reserve`/`load`: whoever
+        // sees `next` sees the installed segment.
+        let (previous, _) = unpack(self.word.swap(pack(next, offset), Ordering::AcqRel));
+        debug_assert!(
+            (previous + 1) & GENERATION_MASK == next & GENERATION_MASK
+                || cfg!(cpj_mutant_double_roll),
+            "a roll moves exactly one generation on"
+        );
     }
 }
 

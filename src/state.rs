@@ -12,7 +12,8 @@ use crate::lsn::Lsn;
 /// Per-source progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceState {
-    /// Sequence of the source's last entry.
+    /// Sequence of the source's last push or barrier entry (watermark entries carry no
+    /// position).
     pub sequence: u64,
     /// Highest watermark seen for the source.
     pub watermark: i64,

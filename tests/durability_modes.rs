@@ -183,7 +183,6 @@ fn reopening_makes_the_recovered_prefix_durable() -> TestResult {
 }
 
 #[test]
-#[ignore = "bug: close() appends the close marker twice (once in close, again in drop)"]
 fn close_ends_the_journal_with_one_marker() -> TestResult {
     let dir = support::tempdir()?;
     let journal = Journal::open(dir.path(), options())?;

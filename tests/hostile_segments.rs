@@ -328,7 +328,6 @@ fn a_last_segment_cut_to_a_whole_page_count_is_refused() -> TestResult {
 }
 
 #[test]
-#[ignore = "bug: recovery deletes a last segment holding frames when it cannot be mapped"]
 fn a_last_segment_holding_frames_cut_to_an_odd_length_is_refused_not_removed() -> TestResult {
     let dir = support::tempdir()?;
     three_segments(dir.path())?;

@@ -63,7 +63,6 @@ fn one_exactly_full_segment_resumes_in_a_new_segment() -> TestResult {
 }
 
 #[test]
-#[ignore = "bug: after reopening a journal of several full segments, appends overwrite the second segment"]
 fn several_exactly_full_segments_resume_in_a_new_segment() -> TestResult {
     let dir = support::tempdir()?;
     full_segments_then_crash(dir.path(), 2)?;
