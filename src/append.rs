@@ -96,7 +96,6 @@ impl Log {
         segments: Vec<Arc<Segment>>,
         end: Lsn,
     ) -> Log {
-        static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut table = Segments::default();
         // The segment holding `end` (it may be an empty one starting there); otherwise the
         // full segment ending there, whose tail then sits at capacity so that the first
@@ -118,7 +117,7 @@ impl Log {
             storage,
             journal_id,
             segment_size_bytes,
-            uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            uid: sync::next_uid(),
             tail: Tail::new(0, offset),
             active_generation: AtomicU64::new(0),
             segments: Mutex::new(table),

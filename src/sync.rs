@@ -40,6 +40,14 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// A process-unique number (for per-thread caches keyed by journal instance). A std
+/// atomic in every build: a `static` needs a `const` constructor, which loom's lacks,
+/// and uniqueness is not part of any protocol loom checks.
+pub(crate) fn next_uid() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Spins briefly, then yields: the wait used while another thread finishes a step that
 /// takes nanoseconds (publishing a frame, rolling a segment).
 pub(crate) fn backoff(round: &mut u32) {
