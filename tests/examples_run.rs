@@ -1,0 +1,67 @@
+//! Runs the logic of every program in `examples/` (each exposes `run`; its `main` only
+//! prints), small enough for the test suite, so an example that stops working fails
+//! the build instead of a user's first try.
+
+#[path = "../examples/stream_engine.rs"]
+#[expect(
+    dead_code,
+    reason = "the example's main and printed fields run only as a program"
+)]
+mod stream_engine;
+
+#[path = "../examples/sync_writer.rs"]
+#[expect(
+    dead_code,
+    reason = "the example's main and printed fields run only as a program"
+)]
+mod sync_writer;
+
+#[path = "../examples/tail_reader.rs"]
+#[expect(
+    dead_code,
+    reason = "the example's main and printed fields run only as a program"
+)]
+mod tail_reader;
+
+use checkpoint_journal::Options;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Small segments: opening scans never-written space, which is slow in debug builds.
+fn small() -> Options {
+    Options::default().segment_size_bytes(1 << 20)
+}
+
+#[test]
+fn stream_engine_restores_every_source_from_its_last_checkpoint() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let summary = stream_engine::run(dir.path(), &small(), 3, 20_000)?;
+    assert!(summary.checkpoints >= 1);
+    assert_eq!(summary.restored, summary.appended);
+    assert!(summary.appended.values().all(|s| *s == 20_000));
+    Ok(())
+}
+
+#[test]
+fn sync_writer_recovers_every_acknowledged_append() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let summary = sync_writer::run(dir.path(), &small(), 4, 25)?;
+    assert_eq!(summary.appends, 100);
+    assert_eq!(summary.recovered, 100);
+    assert!(
+        summary.flushes >= 1 && summary.flushes <= 100,
+        "{summary:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn tail_reader_follows_every_frame_in_order() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut calls = 0;
+    let summary = tail_reader::run(dir.path(), &small(), 300, |_, _| calls += 1)?;
+    assert_eq!(summary.entries, 1_200);
+    assert_eq!(summary.last_sequence, 1_200);
+    assert_eq!(calls, summary.frames);
+    Ok(())
+}
