@@ -3,6 +3,8 @@
 
 mod fs;
 mod mmap;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 mod words;
 
 use std::ffi::OsString;
