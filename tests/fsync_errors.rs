@@ -1,0 +1,1 @@
+//! A failed msync poisons the journal on every path that syncs.
