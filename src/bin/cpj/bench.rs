@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use checkpoint_journal::format::limits::SEGMENT_SIZE_DEFAULT_BYTES;
 use checkpoint_journal::{Durability, Entry, Journal, Options};
 
 use crate::output::{bytes, duration, per_sec, si, CliError, CmdResult, Out, Status, Table};
@@ -25,9 +26,7 @@ Writes about 150 MB into a new subdirectory of DIR and removes it afterwards.
 The figures are quick single runs; docs/PERFORMANCE.md has the careful ones.";
 
 const MEMCPY_BYTES: usize = 64 << 20;
-const ASYNC_APPENDS: u64 = 1_000_000;
 const BATCH_ENTRIES: usize = 1024;
-const BATCHES: u64 = 2048;
 const SYNC_SAMPLES: usize = 30;
 
 /// Quick figures on this disk, each beside a baseline from the same run.
@@ -37,6 +36,12 @@ pub(crate) struct Args {
     /// Run in a new subdirectory of this directory (default: the current directory).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Single-entry appends to time; batch append and replay use twice as many entries.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1024..))]
+    appends: u64,
+    /// Size of each segment file, header included (a multiple of 4096, 64 KiB to 1 GiB).
+    #[arg(long, value_name = "BYTES", default_value_t = SEGMENT_SIZE_DEFAULT_BYTES)]
+    segment_size: u64,
 }
 
 /// A rate beside memcpy bandwidth.
@@ -56,6 +61,7 @@ struct BenchJson {
     async_append: Rate,
     batch_append: Rate,
     batch_entries: usize,
+    batch_bytes: u64,
     replay: Rate,
     sync_append_seconds: f64,
     sync_vs_fdatasync: f64,
@@ -81,16 +87,23 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> CmdResult {
         )
     })?;
     if !out.json {
-        out.line(format!("cpj bench in {} (about 15 s)", work.0.display()))?;
+        out.line(format!("cpj bench in {} (a few seconds)", work.0.display()))?;
         out.flush()?;
     }
     let memcpy = memcpy_bytes_per_sec();
     let fsync = fdatasync_median(&work.0)
         .map_err(|e| CliError::io("fdatasync baseline failed", &e, "check the disk"))?;
     let lib = |e: checkpoint_journal::Error| CliError::lib(&e);
-    let async_rate = async_append(&work.0.join("async"), memcpy).map_err(lib)?;
-    let (batch_rate, replay_rate) = batch_and_replay(&work.0.join("batch"), memcpy).map_err(lib)?;
-    let sync = sync_append_median(&work.0.join("sync")).map_err(lib)?;
+    let options = Options::default().segment_size_bytes(args.segment_size);
+    let async_rate = async_append(&work.0.join("async"), &options, args.appends, memcpy);
+    let batches = (2 * args.appends).div_ceil(BATCH_ENTRIES as u64);
+    let batch = batch_and_replay(&work.0.join("batch"), &options, batches, memcpy);
+    let sync = sync_append_median(&work.0.join("sync"), &options);
+    let (async_rate, (batch_rate, replay_rate, batch_bytes), sync) = (
+        async_rate.map_err(lib)?,
+        batch.map_err(lib)?,
+        sync.map_err(lib)?,
+    );
     let json = BenchJson {
         schema: "cpj.bench.v1",
         dir: work.0.display().to_string(),
@@ -99,6 +112,7 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> CmdResult {
         async_append: async_rate,
         batch_append: batch_rate,
         batch_entries: BATCH_ENTRIES,
+        batch_bytes,
         replay: replay_rate,
         sync_append_seconds: sync.as_secs_f64(),
         sync_vs_fdatasync: sync.as_secs_f64() / fsync.as_secs_f64().max(1e-9),
@@ -118,7 +132,7 @@ fn print_human(
     sync: Duration,
 ) -> Result<(), CliError> {
     let mut t = Table::new(
-        &["WHAT", "RESULT", "", "RATIO"],
+        &["WHAT", "RESULT", "BYTES/S", "VS BASELINE"],
         &[false, true, true, false],
     );
     let rate = |r: &Rate, unit: &str| {
@@ -161,8 +175,8 @@ fn print_human(
     );
     t.print(out, 2)?;
     out.line(format!(
-        "  (medians for the latencies; the rates are single runs over {} and more)",
-        bytes(MEMCPY_BYTES as u64)
+        "  latencies are medians of {SYNC_SAMPLES}; rates are single runs ({} of batches)",
+        bytes(j.batch_bytes)
     ))
 }
 
@@ -194,25 +208,35 @@ fn fdatasync_median(dir: &Path) -> std::io::Result<Duration> {
     Ok(median(&mut samples))
 }
 
-fn async_append(dir: &Path, memcpy: f64) -> checkpoint_journal::Result<Rate> {
-    let journal = Journal::open(dir, Options::default())?;
+fn async_append(
+    dir: &Path,
+    options: &Options,
+    appends: u64,
+    memcpy: f64,
+) -> checkpoint_journal::Result<Rate> {
+    let journal = Journal::open(dir, options.clone())?;
     let started = Instant::now();
-    for i in 0..ASYNC_APPENDS {
+    for i in 0..appends {
         journal.append(Entry::push(0, i, 0))?;
     }
     let elapsed = started.elapsed();
     let written = journal.end_lsn().0;
     journal.close()?;
-    Ok(rate(ASYNC_APPENDS, written, elapsed, memcpy))
+    Ok(rate(appends, written, elapsed, memcpy))
 }
 
-fn batch_and_replay(dir: &Path, memcpy: f64) -> checkpoint_journal::Result<(Rate, Rate)> {
-    let journal = Journal::open(dir, Options::default())?;
+fn batch_and_replay(
+    dir: &Path,
+    options: &Options,
+    batches: u64,
+    memcpy: f64,
+) -> checkpoint_journal::Result<(Rate, Rate, u64)> {
+    let journal = Journal::open(dir, options.clone())?;
     let mut batch: Vec<Entry> = (0..BATCH_ENTRIES as u64)
         .map(|i| Entry::push(1, i, 0))
         .collect();
     let started = Instant::now();
-    for b in 0..BATCHES {
+    for b in 0..batches {
         for (i, e) in (0u64..).zip(batch.iter_mut()) {
             e.sequence = b * BATCH_ENTRIES as u64 + i;
         }
@@ -221,19 +245,19 @@ fn batch_and_replay(dir: &Path, memcpy: f64) -> checkpoint_journal::Result<(Rate
     let elapsed = started.elapsed();
     let written = journal.end_lsn().0;
     journal.close()?;
-    let entries = BATCHES * BATCH_ENTRIES as u64;
+    let entries = batches * BATCH_ENTRIES as u64;
     let batch_rate = rate(entries, written, elapsed, memcpy);
     let started = Instant::now();
-    let journal = Journal::open(dir, Options::default().preallocate(false))?;
+    let journal = Journal::open(dir, options.clone().preallocate(false))?;
     let replay = started.elapsed();
     let replayed = journal.recovery_report().entries_replayed;
     journal.close()?;
-    Ok((batch_rate, rate(replayed, written, replay, memcpy)))
+    Ok((batch_rate, rate(replayed, written, replay, memcpy), written))
 }
 
 /// Median latency of one `Durability::Sync` append.
-fn sync_append_median(dir: &Path) -> checkpoint_journal::Result<Duration> {
-    let journal = Journal::open(dir, Options::default().durability(Durability::Sync))?;
+fn sync_append_median(dir: &Path, options: &Options) -> checkpoint_journal::Result<Duration> {
+    let journal = Journal::open(dir, options.clone().durability(Durability::Sync))?;
     let mut samples = Vec::with_capacity(SYNC_SAMPLES);
     for i in 0..SYNC_SAMPLES as u64 {
         let started = Instant::now();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::value_parser;
 use serde::Serialize;
 
+use checkpoint_journal::format::limits::SEGMENT_SIZE_DEFAULT_BYTES;
 use checkpoint_journal::{Frame, Journal, Lsn, Op, Options, RecoveryReport, State};
 
 use crate::demo_workload::{self, Outcome, Plan};
@@ -46,6 +47,9 @@ pub(crate) struct Args {
     /// Push entries in total, spread over the sources (watermarks and barriers add a few).
     #[arg(long, default_value_t = 4_000_000, value_parser = value_parser!(u64).range(1..=1_000_000_000))]
     entries: u64,
+    /// Size of each segment file, header included (a multiple of 4096, 64 KiB to 1 GiB).
+    #[arg(long, value_name = "BYTES", default_value_t = SEGMENT_SIZE_DEFAULT_BYTES)]
+    segment_size: u64,
 }
 
 /// The demo's directory; a temporary one is removed on drop.
@@ -111,7 +115,8 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> CmdResult {
         checkpoint_every: (pushes_per_source * u64::from(args.sources) / CHECKPOINTS_PER_RUN)
             .max(1000),
     };
-    let results = crash_and_recover(&dir, plan).map_err(|e| CliError::lib(&e))?;
+    let options = Options::default().segment_size_bytes(args.segment_size);
+    let results = crash_and_recover(&dir, &options, plan).map_err(|e| CliError::lib(&e))?;
     let ok = results.checks.iter().all(|c| c.ok)
         && results.last_checkpoint_recovered == results.outcome.last_checkpoint_id;
     crate::demo_print::print(out, &results, ok)?;
@@ -142,8 +147,12 @@ fn prepare_dir(dir: Option<&Path>) -> Result<DemoDir, CliError> {
     })
 }
 
-fn crash_and_recover(dir: &DemoDir, plan: Plan) -> checkpoint_journal::Result<Results> {
-    let journal = Journal::open(&dir.path, Options::default())?;
+fn crash_and_recover(
+    dir: &DemoDir,
+    options: &Options,
+    plan: Plan,
+) -> checkpoint_journal::Result<Results> {
+    let journal = Journal::open(&dir.path, options.clone())?;
     let bar = progress(plan.pushes_per_source * u64::from(plan.sources), false);
     bar.set_message("appending");
     let outcome = demo_workload::run(&journal, plan, &bar)?;
@@ -153,7 +162,7 @@ fn crash_and_recover(dir: &DemoDir, plan: Plan) -> checkpoint_journal::Result<Re
     journal.close_without_flush();
     let segment_files = segments::list(&dir.path).map_or(0, |s| s.len());
     let started = Instant::now();
-    let journal = Journal::open(&dir.path, Options::default())?;
+    let journal = Journal::open(&dir.path, options.clone())?;
     let reopen = started.elapsed();
     let report = journal.recovery_report().clone();
     let state = journal.state()?;

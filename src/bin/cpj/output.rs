@@ -135,20 +135,29 @@ pub(crate) fn progress(len: u64, unit_bytes: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = if colors_allowed() {
-        "{bar:32.cyan/blue}"
+        "{wide_bar:.cyan/blue}"
     } else {
-        "{bar:32}"
+        "{wide_bar}"
     };
     let counts = if unit_bytes {
-        "{bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
+        "{bytes}/{total_bytes} {bytes_per_sec} {eta}"
     } else {
-        "{human_pos}/{human_len} ({per_sec}, {eta})"
+        "{human_pos}/{human_len} {per_sec} {eta}"
     };
     let template = format!("{{msg}} {bar} {counts}");
     let style = ProgressStyle::with_template(&template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()).with_style(style)
+}
+
+/// Finishes `bar` showing `message`, and ends its line so later output starts clean.
+pub(crate) fn finish(bar: &ProgressBar, message: &'static str) {
+    if bar.is_hidden() {
+        return;
+    }
+    bar.finish_with_message(message);
+    eprintln!();
 }
 
 /// A table printed with columns aligned; numbers are right-aligned.

@@ -11,8 +11,8 @@ use checkpoint_journal::format::segment_header::{HeaderFault, SEGMENT_HEADER_LEN
 use checkpoint_journal::format::FORMAT_VERSION;
 
 use crate::output::{
-    bytes, duration, journal_id, millis, per_sec, progress, si, thousands, CliError, CmdResult,
-    Out, Status, Table,
+    bytes, duration, finish, journal_id, millis, per_sec, progress, si, thousands, CliError,
+    CmdResult, Out, Status, Table,
 };
 use crate::segments::{self, HeaderRead, SegmentFile};
 use crate::verify_scan::{self, Class, Scan};
@@ -59,7 +59,7 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> CmdResult {
             "check permissions, or copy the directory somewhere readable",
         )
     })?;
-    bar.finish_with_message("verified");
+    finish(&bar, "verified");
     let elapsed = started.elapsed();
     let clean = scan.problems.is_empty();
     if out.json {

@@ -274,6 +274,7 @@ impl<'a> SegmentReader<'a> {
             let chunk = self.bytes(q, want)?;
             let Some(i) = first_nonzero_word(chunk) else {
                 q += chunk.len().max(8) as u64;
+                self.bar.set_position(self.bar_base + self.offset(q));
                 continue;
             };
             q += i as u64 * 8;
