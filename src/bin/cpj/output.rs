@@ -142,7 +142,7 @@ pub(crate) fn progress(len: u64, unit_bytes: bool) -> ProgressBar {
     let counts = if unit_bytes {
         "{bytes}/{total_bytes} {bytes_per_sec} {eta}"
     } else {
-        "{human_pos}/{human_len} {per_sec} {eta}"
+        "{human_pos}/{human_len} {eta}"
     };
     let template = format!("{{msg}} {bar} {counts}");
     let style = ProgressStyle::with_template(&template)

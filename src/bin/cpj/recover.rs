@@ -166,7 +166,8 @@ fn print_human(
     for line in report::human(report) {
         out.line(line)?;
     }
-    let changes = report.torn_bytes > 0 || !report.removed_files.is_empty();
+    let changes =
+        report.torn_bytes > 0 || report.dropped.is_some() || !report.removed_files.is_empty();
     if !args.apply && changes {
         out.line(format!(
             "  next: `cpj recover {} --mode {mode} --apply` to do it",
