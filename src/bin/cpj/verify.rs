@@ -26,7 +26,9 @@ Exit status: 0 every byte is accounted for (valid frames, then never-written zer
 1 a problem was found (each one is listed with file, offset, LSN, kind, and what
 opening would make of it); 2 the scan could not run. Read-only: plain reads, no lock.
 After an invalid frame the scan tries every 8-byte position for the next frame that
-validates: checksums are bound to the LSN, so a match is a real frame.";
+validates: checksums are bound to the LSN, so a match is a real frame. Beside a live
+writer, a frame still being written can show up as a torn tail: verify a journal no
+writer has open for a definite answer.";
 
 /// Full checksum scan of every segment (read-only).
 #[derive(Debug, clap::Args)]
