@@ -36,9 +36,24 @@ fn env_u64(name: &str) -> Option<u64> {
 #[test]
 fn every_crash_image_recovers_a_durable_prefix() {
     let target = env_u64("CPJ_CRASH_IMAGES").unwrap_or(IMAGES_DEFAULT);
+    explore("crash_power_loss", target, false);
+}
+
+/// A process crash (the page cache survives), a restart, then a power loss: whatever
+/// the restarted journal recovered, and what it acknowledged after, must survive.
+#[test]
+#[ignore = "bug: a restart accepts a segment whose directory entry was never made durable; frames acknowledged in it are lost at the next power loss"]
+fn a_restart_after_a_process_crash_then_a_power_loss_keeps_what_was_recovered() {
+    let target = env_u64("CPJ_CRASH_IMAGES").unwrap_or(IMAGES_DEFAULT / 4);
+    explore("crash_power_loss (restarts)", target, true);
+}
+
+/// Runs workloads from seed 0 (or only `CPJ_CRASH_SEED`) until `target` power-loss
+/// images are checked, prints the counts, and fails on the first violation.
+fn explore(name: &str, target: u64, restarts: bool) {
     let replay = env_u64("CPJ_CRASH_SEED");
     let started = Instant::now();
-    let pool = Pool::new(VERIFIERS);
+    let pool = Pool::new(VERIFIERS, restarts);
     let next_seed = AtomicU64::new(replay.unwrap_or(0));
     let workloads = AtomicU64::new(0);
     let more = || match replay {
@@ -58,24 +73,20 @@ fn every_crash_image_recovers_a_durable_prefix() {
             });
         }
     });
-    let last_seed = next_seed.load(Relaxed) - 1;
+    let seeds = replay.unwrap_or(0)..next_seed.load(Relaxed);
     let stats = pool.finish();
     let violations = stats.violations();
     println!(
-        "crash_power_loss: {} images at {} points ({} crashed twice; recovered: {}) from {} \
-         workloads (seeds {}..={last_seed}) in {:.1?}: {}",
+        "{name}: {} images at {} points ({} crashed twice, {} restarts; recovered: {}) \
+         from {} workloads (seeds {seeds:?}) in {:.1?}: {} violations",
         stats.images.load(Relaxed),
         stats.points.load(Relaxed),
         stats.doubles.load(Relaxed),
+        stats.restarts.load(Relaxed),
         stats.cases(),
         workloads.load(Relaxed),
-        replay.unwrap_or(0),
         started.elapsed(),
-        if violations.is_empty() {
-            "no violation".to_owned()
-        } else {
-            format!("{} violations", violations.len())
-        }
+        violations.len(),
     );
     assert!(violations.is_empty(), "first violation: {}", violations[0]);
 }
@@ -84,7 +95,7 @@ fn every_crash_image_recovers_a_durable_prefix() {
 /// moment it returns, with no flush, is caught by the first image that loses it.
 #[test]
 fn the_checker_catches_an_async_append_claimed_durable_without_a_flush() {
-    let pool = Pool::new(1);
+    let pool = Pool::new(1, false);
     let work = Workload {
         mode: Durability::Async,
         steps: 40,
@@ -98,5 +109,43 @@ fn the_checker_catches_an_async_append_claimed_durable_without_a_flush() {
             .iter()
             .any(|v| v.contains("was promised durable") && v.contains("CPJ_CRASH_SEED=3")),
         "the broken promise went unnoticed: {violations:?}"
+    );
+}
+
+/// The smallest case of the bug above: a process crash between the first segment's
+/// header sync and the directory sync that makes its name durable. The restarted
+/// journal accepts the segment from the page cache, acknowledges a flushed append in
+/// it, and a power loss then takes the whole file away.
+#[test]
+#[ignore = "bug: recovery never syncs the directory, so a segment whose creation was cut short by a process crash can vanish at the next power loss with acknowledged frames in it"]
+fn a_flushed_append_after_a_restart_inside_segment_creation_survives_power_loss() {
+    use checkpoint_journal::storage::sim::{CrashPolicy, SimOpKind, SimStorage};
+    use checkpoint_journal::{Entry, Journal};
+    use crash_explorer::check::{reopen_options, DIR};
+    use std::sync::{Arc, Mutex};
+
+    let sim = SimStorage::new(1);
+    let killed: Arc<Mutex<Option<SimStorage>>> = Arc::default();
+    let keep = Arc::clone(&killed);
+    sim.set_hook(move |sim, op| {
+        if matches!(op.kind, SimOpKind::SyncRange { offset: 0, .. }) {
+            keep.lock()
+                .unwrap()
+                .get_or_insert_with(|| sim.process_crash_image());
+        }
+    });
+    let options = reopen_options().preallocate(false);
+    drop(Journal::open_with_storage(DIR, options.clone(), Arc::new(sim)).unwrap());
+    let restarted = killed.lock().unwrap().take().unwrap();
+    let journal = Journal::open_with_storage(DIR, options, Arc::new(restarted.clone())).unwrap();
+    let lsn = journal.append(Entry::push(1, 1, 1)).unwrap();
+    assert!(journal.flush().unwrap() > lsn, "acknowledged durable");
+    journal.close_without_flush();
+    let image = restarted.crash_image(CrashPolicy::NONE);
+    let journal = Journal::open_with_storage(DIR, reopen_options(), Arc::new(image)).unwrap();
+    assert_eq!(
+        journal.recovery_report().entries_replayed,
+        1,
+        "the flushed entry survives"
     );
 }

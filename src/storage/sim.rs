@@ -175,6 +175,41 @@ impl SimStorage {
         out
     }
 
+    /// What a process crash now leaves to the next process on the same machine: a fresh
+    /// storage (no faults, no hooks, no locks) with a copy of every file's page cache,
+    /// dirty pages and durable bytes, and of both directory listings. Crash images of it
+    /// then model a power loss after the restart.
+    #[must_use]
+    pub fn process_crash_image(&self) -> SimStorage {
+        let state = lock(&self.inner.state);
+        let mut copies: Vec<(Arc<SimFile>, Arc<SimFile>)> = Vec::new();
+        let mut copy_of = |file: &Arc<SimFile>| -> Arc<SimFile> {
+            if let Some((_, copy)) = copies.iter().find(|(from, _)| Arc::ptr_eq(from, file)) {
+                return Arc::clone(copy);
+            }
+            let copy = Arc::new(file.copy());
+            copies.push((Arc::clone(file), Arc::clone(&copy)));
+            copy
+        };
+        let files: BTreeMap<_, _> = state
+            .files
+            .iter()
+            .map(|(p, f)| (p.clone(), copy_of(f)))
+            .collect();
+        let durable_files = state
+            .durable_files
+            .iter()
+            .map(|(p, f)| (p.clone(), copy_of(f)))
+            .collect();
+        let out = SimStorage::new(self.inner.seed);
+        let mut fresh = lock(&out.inner.state);
+        fresh.dirs.clone_from(&state.dirs);
+        fresh.files = files;
+        fresh.durable_files = durable_files;
+        drop(fresh);
+        out
+    }
+
     /// Background writeback by the kernel: the dirty pages `which` chooses reach the
     /// disk and become clean. Not a storage operation (no hook, no count).
     pub fn write_back(&self, which: DirtyPages) {

@@ -3,27 +3,40 @@
 //! An image point reads the promised frontier first, then takes one image per policy,
 //! then snapshots the history: a promise read before the image was already kept when
 //! the image was taken, and every frame the image holds was begun before the snapshot.
+//! With restarts on, a point may also take a process-crash image (the page cache
+//! survives), restart on it, and lose power after the restart.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use checkpoint_journal::storage::sim::{CrashPolicy, SimOp, SimRng, SimStorage};
+use checkpoint_journal::storage::sim::{CrashPolicy, SimOp, SimOpKind, SimRng, SimStorage};
 
-use super::check::{check_image, in_journal_dir, Case, Checked};
+use super::check::{check_image, check_restart, in_journal_dir, Case, Checked};
 use super::history::{History, Snapshot};
 
 /// Checks in flight at once, bounding the memory images take.
 const QUEUE_LEN: usize = 16;
 /// One image in this many is also crashed a second time after recovery.
 const DOUBLE_EVERY: u64 = 8;
+/// With restarts on, one point in this many restarts (besides every point inside a
+/// segment creation).
+const RESTART_EVERY: u64 = 8;
 
 struct Job {
     image: SimStorage,
     snap: Arc<Snapshot>,
     label: String,
-    double: bool,
+    check: Check,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    /// A power-loss image, crashed a second time after recovery if `double`.
+    PowerLoss { double: bool },
+    /// A process-crash image: restart, then lose power.
+    Restart,
 }
 
 /// Counters and failures, shared by every workload of a run.
@@ -32,6 +45,7 @@ pub(crate) struct Stats {
     pub(crate) points: AtomicU64,
     pub(crate) images: AtomicU64,
     pub(crate) doubles: AtomicU64,
+    pub(crate) restarts: AtomicU64,
     /// Images by [`Case`], in the order of [`Case::ALL`].
     cases: [AtomicU64; 4],
     violations: Mutex<Vec<String>>,
@@ -76,11 +90,14 @@ impl Stats {
 pub(crate) struct Pool {
     jobs: Option<SyncSender<Job>>,
     threads: Vec<JoinHandle<()>>,
+    restarts: bool,
     pub(crate) stats: Arc<Stats>,
 }
 
 impl Pool {
-    pub(crate) fn new(threads: usize) -> Pool {
+    /// `threads` verifiers; with `restarts`, points also check a restart after a process
+    /// crash followed by a power loss.
+    pub(crate) fn new(threads: usize, restarts: bool) -> Pool {
         let (tx, rx) = sync_channel::<Job>(QUEUE_LEN);
         let rx = Arc::new(Mutex::new(rx));
         let stats = Arc::new(Stats::default());
@@ -94,6 +111,7 @@ impl Pool {
         Pool {
             jobs: Some(tx),
             threads,
+            restarts,
             stats,
         }
     }
@@ -106,6 +124,7 @@ impl Pool {
             label,
             seeds: AtomicU64::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             history,
+            restarts: self.restarts,
         }
     }
 
@@ -123,9 +142,16 @@ fn verify_loop(rx: &Mutex<Receiver<Job>>, stats: &Stats) {
     loop {
         let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(job) = job else { return };
-        match check_image(&job.image, &job.snap, job.double) {
-            Ok(checked) => stats.count(checked),
-            Err(why) => stats.report(format!("{}: {why}", job.label)),
+        let outcome = match job.check {
+            Check::PowerLoss { double } => {
+                check_image(&job.image, &job.snap, double).map(|c| stats.count(c))
+            }
+            Check::Restart => check_restart(&job.image, &job.snap).map(|()| {
+                stats.restarts.fetch_add(1, Ordering::Relaxed);
+            }),
+        };
+        if let Err(why) = outcome {
+            stats.report(format!("{}: {why}", job.label));
         }
     }
 }
@@ -137,11 +163,13 @@ pub(crate) struct Explorer {
     pub(crate) label: String,
     seeds: AtomicU64,
     pub(crate) history: Arc<History>,
+    restarts: bool,
 }
 
 impl Explorer {
-    /// Crash images of `sim` now, one per policy, queued for checking.
-    pub(crate) fn point(&self, sim: &SimStorage, at: &str) {
+    /// Crash images of `sim` now, one per policy, queued for checking; `creating`: the
+    /// point falls inside a segment creation.
+    pub(crate) fn point(&self, sim: &SimStorage, at: &str, creating: bool) {
         let promised = self.history.promised();
         let mut rng = SimRng::new(self.seeds.fetch_add(1, Ordering::Relaxed));
         let policies = [
@@ -153,24 +181,43 @@ impl Explorer {
         ];
         // One image per distinct outcome: with no dirty page, all five are one image.
         let images = sim.crash_images(&policies);
+        let restart = (self.restarts && (creating || rng.chance(1, RESTART_EVERY)))
+            .then(|| sim.process_crash_image());
         let snap = Arc::new(self.history.snapshot(promised));
         let point = self.stats.points.fetch_add(1, Ordering::Relaxed);
+        let label = |what: String| format!("{} at {at} (point {point}), {what}", self.label);
         for (policy, image) in images {
             let n = self.stats.images.fetch_add(1, Ordering::Relaxed);
-            let job = Job {
-                image,
-                snap: Arc::clone(&snap),
-                label: format!("{} at {at} (point {point}), policy {policy:?}", self.label),
+            let check = Check::PowerLoss {
                 double: n.is_multiple_of(DOUBLE_EVERY),
             };
-            self.jobs.send(job).expect("verifiers are running");
+            self.send(image, &snap, label(format!("policy {policy:?}")), check);
         }
+        if let Some(image) = restart {
+            let what = "process crash, restart, power loss".to_owned();
+            self.send(image, &snap, label(what), Check::Restart);
+        }
+    }
+
+    fn send(&self, image: SimStorage, snap: &Arc<Snapshot>, label: String, check: Check) {
+        let job = Job {
+            image,
+            snap: Arc::clone(snap),
+            label,
+            check,
+        };
+        self.jobs.send(job).expect("verifiers are running");
     }
 
     /// The after-operation hook: a point after every operation that changes the disk.
     pub(crate) fn on_op(&self, sim: &SimStorage, op: &SimOp) {
         if op.kind.changes_disk() && in_journal_dir(&op.path) {
-            self.point(sim, &format!("op {} {:?}", op.index, op.kind));
+            let creating = match op.kind {
+                SimOpKind::CreateMapped => true,
+                SimOpKind::SyncRange { offset, .. } => offset == 0,
+                _ => false,
+            };
+            self.point(sim, &format!("op {} {:?}", op.index, op.kind), creating);
         }
     }
 }

@@ -103,7 +103,7 @@ fn drive(ctx: &Ctx) -> Result<(), String> {
             67..75 => flush(ctx, &journal)?,
             75..83 => burst(ctx, &journal, &mut rng)?,
             83..87 => journal = reopen(ctx, journal, &mut rng)?,
-            87..95 => ctx.explorer.point(&ctx.sim, &format!("step {step}")),
+            87..95 => ctx.explorer.point(&ctx.sim, &format!("step {step}"), false),
             _ => ctx.sim.write_back(DirtyPages::Random {
                 seed: rng.next_u64(),
             }),
@@ -112,7 +112,7 @@ fn drive(ctx: &Ctx) -> Result<(), String> {
     }
     journal.close().map_err(|e| format!("close failed: {e}"))?;
     ctx.history.promise_all();
-    ctx.explorer.point(&ctx.sim, "after close");
+    ctx.explorer.point(&ctx.sim, "after close", false);
     let journal = open(ctx)?;
     check_journal(&journal, &ctx.history.snapshot(u64::MAX))
         .map_err(|why| format!("reopen after close: {why}"))?;
@@ -189,7 +189,7 @@ fn burst_thread(ctx: &Ctx, journal: &Journal, seed: u64) -> Result<(), String> {
             85..95 => flush(ctx, journal)?,
             _ => ctx
                 .explorer
-                .point(&ctx.sim, &format!("burst thread op {i}")),
+                .point(&ctx.sim, &format!("burst thread op {i}"), false),
         }
     }
     Ok(())

@@ -69,6 +69,24 @@ impl SimFile {
         }
     }
 
+    /// An independent copy of all three images (what a restarted process finds: the
+    /// same page cache, the same dirty pages).
+    pub(super) fn copy(&self) -> SimFile {
+        let disk = lock(&self.disk);
+        SimFile {
+            memory: self
+                .memory
+                .iter()
+                .map(|w| SharedWord::new(w.load(Ordering::Acquire)))
+                .collect(),
+            disk: Mutex::new(Disk {
+                synced: disk.synced.clone(),
+                durable: disk.durable.clone(),
+            }),
+            syncs: AtomicU64::new(0),
+        }
+    }
+
     /// The page cache, shared with every mapping of the file.
     pub(super) fn words(&self) -> &[SharedWord] {
         &self.memory

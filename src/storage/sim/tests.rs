@@ -324,3 +324,28 @@ fn the_before_hook_runs_ahead_of_the_operation() {
     sim.sync_dir(Path::new(DIR)).unwrap();
     assert_eq!(lock(&seen).len(), 1);
 }
+
+#[test]
+fn a_process_crash_image_keeps_the_page_cache_and_both_listings() {
+    let (sim, map, path) = setup();
+    put(&*map, 8, 1);
+    let new = file_path("b.seg");
+    sim.create_mapped(&new, PAGE_BYTES as u64).unwrap();
+    let restarted = sim.process_crash_image();
+    assert_eq!(restarted.files(), vec![path.clone(), new.clone()]);
+    assert_eq!(restarted.durable_files(), vec![path.clone()]);
+    assert_eq!(
+        restarted.dirty_pages(&path),
+        Some(vec![0]),
+        "dirty pages stay dirty"
+    );
+    let remapped = restarted.open_mapped(&path).unwrap();
+    put(&*remapped, 16, 2);
+    assert_eq!(
+        word(&sim.memory_bytes(&path).unwrap(), 16),
+        0,
+        "an independent copy"
+    );
+    assert_eq!(image_word(&restarted, CrashPolicy::NONE, &path, 8), Some(0));
+    assert_eq!(restarted.crash_image(CrashPolicy::NONE).files(), vec![path]);
+}
