@@ -39,6 +39,8 @@ struct Rig {
     sim: SimStorage,
     history: History,
     next_sequence: AtomicU64,
+    /// The mode of the journal last opened: `Sync` promises each acknowledged append.
+    sync_mode: std::sync::atomic::AtomicBool,
 }
 
 impl Rig {
@@ -47,6 +49,7 @@ impl Rig {
             sim: SimStorage::new(11),
             history: History::default(),
             next_sequence: AtomicU64::new(1),
+            sync_mode: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -55,6 +58,8 @@ impl Rig {
             .segment_size_bytes(SEGMENT_BYTES)
             .durability(durability)
             .preallocate(preallocate);
+        let sync = durability == Durability::Sync;
+        self.sync_mode.store(sync, Ordering::Relaxed);
         Journal::open_with_storage(DIR, options, Arc::new(self.sim.clone()))
             .unwrap_or_else(|e| panic!("open failed: {e}"))
     }
@@ -67,6 +72,9 @@ impl Rig {
         let lsn = journal.append(entry)?;
         self.history.ack(sequence, lsn);
         self.history.promise(journal.durable_lsn());
+        if self.sync_mode.load(Ordering::Relaxed) {
+            self.history.promise(Lsn(lsn.0 + 1));
+        }
         Ok(lsn)
     }
 
@@ -167,6 +175,33 @@ fn a_failed_sync_under_a_sync_append_poisons_and_the_append_is_not_acknowledged(
     );
     assert_eq!(rig.sim.faults_fired(), 1);
     assert_eq!(journal.durable_lsn(), durable);
+    assert_poisoned(&rig, &journal);
+    rig.check_power_loss();
+}
+
+#[test]
+fn concurrent_sync_appenders_all_see_the_failure_and_none_is_acknowledged_after_it() {
+    let rig = Rig::new();
+    let journal = rig.open(Durability::Sync, false);
+    rig.append_ok(&journal, 10);
+    let armed = std::sync::Barrier::new(5);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                armed.wait();
+                // Appends until the failure reaches this thread.
+                let err = rig.append_until_error(&journal);
+                assert!(
+                    matches!(err, Error::Io { .. } | Error::Poisoned { .. }),
+                    "{err:?}"
+                );
+            });
+        }
+        rig.append_ok(&journal, 10);
+        fail_next_data_sync(&rig.sim);
+        armed.wait();
+    });
+    assert_eq!(rig.sim.faults_fired(), 1);
     assert_poisoned(&rig, &journal);
     rig.check_power_loss();
 }

@@ -151,7 +151,9 @@ fn append(ctx: &Ctx, journal: &Journal, content: Content) -> Result<(), String> 
     .map_err(|e| format!("append failed: {e}"))?;
     ctx.history.ack(key, lsn);
     ctx.history.promise(journal.durable_lsn());
-    if ctx.work.claim_unflushed {
+    // `Sync` promises every acknowledged append (and so every frame before it); the
+    // broken variant promises the same in any mode.
+    if ctx.work.mode == Durability::Sync || ctx.work.claim_unflushed {
         ctx.history.promise(Lsn(lsn.0 + 1));
     }
     Ok(())
