@@ -248,7 +248,9 @@ pub(crate) fn si(value: f64, unit: &str) -> String {
 }
 
 fn three_digits(v: f64) -> String {
-    if v >= 100.0 {
+    if v == 0.0 {
+        "0".to_owned()
+    } else if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
         format!("{v:.1}")
@@ -334,6 +336,7 @@ mod tests {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(bytes(96_100_000), "96.1 MB");
+        assert_eq!(bytes(0), "0 B");
         assert_eq!(si(9_810_000.0, "entries/s"), "9.81 M entries/s");
         assert_eq!(si(14.6e9, "B/s"), "14.6 GB/s");
         assert_eq!(utc(0), "1970-01-01 00:00:00.000 UTC");
