@@ -289,40 +289,7 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
 /// Lists, orders and validates the segment files of `dir`.
 fn open_segments(ctx: &Ctx<'_>, report: &mut RecoveryReport) -> Result<Vec<Arc<Segment>>> {
     let (storage, dir) = (ctx.storage, ctx.dir);
-    let mut named = Vec::new();
-    for item in storage
-        .list_dir(dir)
-        .map_err(|e| Error::io(dir, "list directory", e))?
-    {
-        let Some(base) = segment::parse_name(&item.name) else {
-            continue;
-        };
-        let path = dir.join(&item.name);
-        if !item.is_file {
-            return Err(corrupt(
-                &path,
-                base,
-                0,
-                CorruptionKind::Inconsistent("a segment name that is not a regular file"),
-            ));
-        }
-        if item.len >= SEGMENT_HEADER_LEN as u64 && !item.len.is_multiple_of(SEGMENT_SIZE_ALIGN) {
-            return Err(corrupt(
-                &path,
-                base,
-                0,
-                CorruptionKind::Inconsistent("the file length is not a whole number of pages (truncated or extended by hand?)"),
-            ));
-        }
-        named.push((base, path, item.len));
-        if named.len() > SEGMENTS_SCANNED_MAX {
-            return Err(Error::TooLarge {
-                what: "segment count",
-                bytes: named.len() as u64,
-                max: SEGMENTS_SCANNED_MAX as u64,
-            });
-        }
-    }
+    let mut named = list_segment_files(storage, dir)?;
     named.sort_by_key(|(base, _, _)| *base);
     let mut out: Vec<Arc<Segment>> = Vec::with_capacity(named.len());
     let last = named.len().saturating_sub(1);
@@ -362,6 +329,39 @@ fn open_segments(ctx: &Ctx<'_>, report: &mut RecoveryReport) -> Result<Vec<Arc<S
         out.push(Arc::new(seg));
     }
     Ok(out)
+}
+
+/// The segment files of `dir` as `(base, path, length)`, refusing names that are not
+/// regular files and lengths that are not whole pages.
+fn list_segment_files(storage: &dyn Storage, dir: &Path) -> Result<Vec<(u64, PathBuf, u64)>> {
+    let mut named = Vec::new();
+    for item in storage
+        .list_dir(dir)
+        .map_err(|e| Error::io(dir, "list directory", e))?
+    {
+        let Some(base) = segment::parse_name(&item.name) else {
+            continue;
+        };
+        let path = dir.join(&item.name);
+        let inconsistent = |what| corrupt(&path, base, 0, CorruptionKind::Inconsistent(what));
+        if !item.is_file {
+            return Err(inconsistent("a segment name that is not a regular file"));
+        }
+        if item.len >= SEGMENT_HEADER_LEN as u64 && !item.len.is_multiple_of(SEGMENT_SIZE_ALIGN) {
+            return Err(inconsistent(
+                "the file length is not a whole number of pages (truncated or extended by hand?)",
+            ));
+        }
+        named.push((base, path, item.len));
+        if named.len() > SEGMENTS_SCANNED_MAX {
+            return Err(Error::TooLarge {
+                what: "segment count",
+                bytes: named.len() as u64,
+                max: SEGMENTS_SCANNED_MAX as u64,
+            });
+        }
+    }
+    Ok(named)
 }
 
 /// A last segment shorter than its header (a crash between creating the file and
