@@ -328,14 +328,23 @@ impl Log {
             return Ok(Arc::clone(existing));
         }
         drop(table);
-        let seg = Segment::create(
+        Ok(Arc::new(self.create_segment(base)?))
+    }
+
+    /// Creates the segment at `base`; a failed sync on the way poisons the journal.
+    fn create_segment(&self, base: u64) -> Result<Segment> {
+        Segment::create(
             &*self.storage,
             &self.dir,
             self.journal_id,
             base,
             self.segment_size_bytes,
-        )?;
-        Ok(Arc::new(seg))
+        )
+        .inspect_err(|e| {
+            if crate::segment::is_sync_failure(e) {
+                self.frontier.poison(e);
+            }
+        })
     }
 
     /// Starts the background thread that creates the next segment ahead of need.
@@ -384,13 +393,7 @@ impl Log {
                 return;
             }
         }
-        match Segment::create(
-            &*self.storage,
-            &self.dir,
-            self.journal_id,
-            base,
-            self.segment_size_bytes,
-        ) {
+        match self.create_segment(base) {
             Ok(seg) => lock(&self.segments).spare = Some(Arc::new(seg)),
             // The roll creates the segment itself and reports the error to its caller.
             Err(e) => {

@@ -87,6 +87,11 @@ pub enum Error {
         /// The largest allowed.
         max: u64,
     },
+    /// The directory holds no journal and `create_if_missing` is off.
+    NotFound {
+        /// The directory.
+        path: PathBuf,
+    },
     /// An LSN that is not the start of a frame in this journal.
     InvalidLsn {
         /// The LSN asked for.
@@ -180,6 +185,12 @@ impl fmt::Display for Error {
                 f,
                 "{what} of {bytes} bytes exceeds the limit of {max} bytes; split it, or raise \
                  segment_size_bytes"
+            ),
+            Error::NotFound { path } => write!(
+                f,
+                "{} holds no journal (no segment files); open it with create_if_missing(true) \
+                 to create one, or check the path",
+                path.display()
             ),
             Error::InvalidLsn { lsn, first, end } => write!(
                 f,

@@ -101,7 +101,7 @@ impl Frontier {
         Error::Poisoned { durable, cause }
     }
 
-    fn poison(&self, err: &Error) {
+    pub(crate) fn poison(&self, err: &Error) {
         let mut cause = lock(&self.cause);
         if cause.is_none() {
             *cause = Some((self.durable(), err.to_string()));
@@ -154,10 +154,10 @@ impl Frontier {
     /// # Errors
     /// [`Error::Poisoned`] if this or an earlier sync failed.
     pub fn flush_to(&self, lsn: u64, group: GroupCommit, target: &impl FlushTarget) -> Result<u64> {
+        self.check_poison()?;
         if self.durable_now() >= lsn {
             return Ok(self.durable_now());
         }
-        self.check_poison()?;
         let guard = lock(&self.flush_lock);
         self.check_poison()?;
         if self.durable_now() >= lsn {

@@ -73,6 +73,7 @@ impl Journal {
         let recovered = recovery::recover(&*storage, &dir, options.recovery_mode)?;
         let (journal_id, segments, state, report) = match recovered {
             Some(r) => (r.journal_id, r.segments, r.state, r.report),
+            None if !options.create_if_missing => return Err(Error::NotFound { path: dir }),
             None => create(&*storage, &dir, &options)?,
         };
         let mut log = Log::new(

@@ -135,8 +135,8 @@ pub struct RecoveryReport {
     pub torn_bytes: u64,
     /// What a truncation dropped.
     pub dropped: Option<Dropped>,
-    /// Files removed (segments whose creation never completed); in a dry run, the
-    /// files opening would remove.
+    /// Files removed: segments whose creation never completed, and empty segments past
+    /// the end (created afresh when needed). In a dry run, the files opening would remove.
     pub removed_files: Vec<PathBuf>,
     /// The segments, in LSN order.
     pub segments: Vec<SegmentInfo>,
@@ -245,6 +245,14 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
         ..RecoveryReport::default()
     };
     let segments = open_segments(ctx, &mut report)?;
+    if ctx.apply && !segments.is_empty() {
+        // A segment created by a process that crashed before its directory fsync is
+        // visible in the page cache but not durable: make every name durable before
+        // anything is appended to those files.
+        ctx.storage
+            .sync_dir(ctx.dir)
+            .map_err(|e| Error::io(ctx.dir, "fsync directory", e))?;
+    }
     let Some(first) = segments.first() else {
         return Ok(None);
     };
@@ -259,6 +267,7 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
             settle(ctx, &segments, pos, fault, claim, &mut report)?
         }
     };
+    let segments = drop_empty_tail(ctx, segments, end, &mut report)?;
     for seg in segments.iter().filter(|s| ctx.apply && s.base() < end) {
         seg.sync(seg.base(), end.min(seg.end()))?;
     }
@@ -284,6 +293,36 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
         state,
         report,
     }))
+}
+
+/// Removes the segments that start at or after `end` (beyond the first): they hold no
+/// frame, and one made by an earlier process may have a header that never reached the
+/// disk (a failed sync marks pages clean without writing them, and a restart cannot
+/// tell). Appends create such segments afresh, with a synced header, when they need them.
+fn drop_empty_tail(
+    ctx: &Ctx<'_>,
+    segments: Vec<Arc<Segment>>,
+    end: u64,
+    report: &mut RecoveryReport,
+) -> Result<Vec<Arc<Segment>>> {
+    let first_base = segments.first().map_or(0, |s| s.base());
+    let (keep, empty): (Vec<_>, Vec<_>) = segments
+        .into_iter()
+        .partition(|s| s.base() < end || s.base() == first_base);
+    for seg in &empty {
+        if ctx.apply {
+            ctx.storage
+                .remove_file(&seg.path)
+                .map_err(|e| Error::io(&seg.path, "remove segment", e))?;
+        }
+        report.removed_files.push(seg.path.clone());
+    }
+    if ctx.apply && !empty.is_empty() {
+        ctx.storage
+            .sync_dir(ctx.dir)
+            .map_err(|e| Error::io(ctx.dir, "fsync directory", e))?;
+    }
+    Ok(keep)
 }
 
 /// Lists, orders and validates the segment files of `dir`.

@@ -19,6 +19,17 @@ use crate::sync::{Arc, Ordering};
 pub(crate) const SEGMENT_SUFFIX: &str = ".seg";
 const HEADER_WORDS: usize = SEGMENT_HEADER_LEN / 8;
 
+/// The operation named by the error of a failed header msync at creation.
+pub(crate) const OP_HEADER_SYNC: &str = "msync segment header";
+/// The operation named by the error of a failed directory fsync at creation.
+pub(crate) const OP_DIR_SYNC: &str = "fsync directory";
+
+/// Whether `err` is a failed sync (after which the kernel may have dropped the data, so
+/// the journal must poison itself), as opposed to a clean failure to create the file.
+pub(crate) fn is_sync_failure(err: &Error) -> bool {
+    matches!(err, Error::Io { op, .. } if *op == OP_HEADER_SYNC || *op == OP_DIR_SYNC)
+}
+
 /// One mapped segment file.
 #[derive(Debug)]
 pub(crate) struct Segment {
@@ -63,10 +74,10 @@ impl Segment {
                 .store(i, u64::from_le_bytes(b).to_le(), Ordering::Relaxed);
         }
         file.sync_range(0, SEGMENT_HEADER_LEN)
-            .map_err(|e| Error::io(&path, "msync segment header", e))?;
+            .map_err(|e| Error::io(&path, OP_HEADER_SYNC, e))?;
         storage
             .sync_dir(dir)
-            .map_err(|e| Error::io(dir, "fsync directory", e))?;
+            .map_err(|e| Error::io(dir, OP_DIR_SYNC, e))?;
         Ok(Segment { path, header, file })
     }
 

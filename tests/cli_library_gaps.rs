@@ -9,7 +9,6 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// exists", so `false` should refuse a directory without a journal. `cpj recover
 /// --apply` relies on it not to turn an empty directory into a journal.
 #[test]
-#[ignore = "bug: create_if_missing(false) still creates a journal in an existing empty directory"]
 fn create_if_missing_false_refuses_a_directory_without_a_journal() -> TestResult {
     let dir = tempfile::tempdir()?;
     let opened = Journal::open(dir.path(), Options::default().create_if_missing(false));

@@ -42,7 +42,6 @@ fn every_crash_image_recovers_a_durable_prefix() {
 /// A process crash (the page cache survives), a restart, then a power loss: whatever
 /// the restarted journal recovered, and what it acknowledged after, must survive.
 #[test]
-#[ignore = "bug: a restart accepts a segment whose directory entry was never made durable; frames acknowledged in it are lost at the next power loss"]
 fn a_restart_after_a_process_crash_then_a_power_loss_keeps_what_was_recovered() {
     let target = env_u64("CPJ_CRASH_IMAGES").unwrap_or(IMAGES_DEFAULT / 4);
     explore("crash_power_loss (restarts)", target, true);
@@ -117,7 +116,6 @@ fn the_checker_catches_an_async_append_claimed_durable_without_a_flush() {
 /// journal accepts the segment from the page cache, acknowledges a flushed append in
 /// it, and a power loss then takes the whole file away.
 #[test]
-#[ignore = "bug: recovery never syncs the directory, so a segment whose creation was cut short by a process crash can vanish at the next power loss with acknowledged frames in it"]
 fn a_flushed_append_after_a_restart_inside_segment_creation_survives_power_loss() {
     use checkpoint_journal::storage::sim::{CrashPolicy, SimOpKind, SimStorage};
     use checkpoint_journal::{Entry, Journal};

@@ -96,7 +96,7 @@ impl Storage for FsStorage {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io(&path, "open lock file", e))?;
-        let mut flock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        let mut flock = match lock_exclusive(file) {
             Ok(flock) => flock,
             Err((mut file, Errno::EWOULDBLOCK)) => {
                 let holder = read_holder(&mut file).unwrap_or_else(|_| "an unknown process".into());
@@ -121,6 +121,22 @@ impl Storage for FsStorage {
             Err((_, errno)) => Err(errno.into()),
         }
     }
+}
+
+/// Takes the exclusive lock, retrying briefly: `lock_holder` (read-only tools) takes a
+/// shared lock for a few microseconds to probe, and a writer opening at that instant
+/// must not mistake the probe for a holder.
+fn lock_exclusive(mut file: File) -> Result<Flock<File>, (File, Errno)> {
+    for _ in 0..20 {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Err((f, Errno::EWOULDBLOCK)) => {
+                file = f;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            other => return other,
+        }
+    }
+    Flock::lock(file, FlockArg::LockExclusiveNonblock)
 }
 
 /// Allocates `len` bytes of real blocks: fallocate, or writing zeros where the
