@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use checkpoint_journal::{Entry, Journal, Options};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 
 use common::{Clock, Prefault, FRAME_ONE_BYTES, MIB};
 
@@ -257,9 +257,55 @@ fn bench_append_batch(c: &mut Criterion<Clock>) {
     group.finish();
 }
 
+/// Appends for an instruction count: `CPJ_PROFILE=append_one` (200,000 single appends)
+/// or `CPJ_PROFILE=append_batch` (2,000 batches of 1024) into one 256 MiB segment, under
+/// `valgrind --tool=callgrind --toggle-collect='*profile_loop*'`; divide the collected
+/// instructions by the count.
+fn profile(what: &str) {
+    const SEGMENT: u64 = 256 * MIB;
+    let options = Options::default()
+        .segment_size_bytes(SEGMENT)
+        .preallocate(false);
+    let mut rig = Rig::new(options, SEGMENT - SEGMENT_HEADER_BYTES);
+    rig.replace();
+    let (journal, _) = rig.current.as_ref().expect("a journal is open");
+    let batch: Vec<Entry> = (0..BATCH as u64).map(entry).collect();
+    let (one, count) = (
+        what == "append_one",
+        if what == "append_one" { 200_000 } else { 2_000 },
+    );
+    // Untimed warm-up: the first append of a thread fills its segment cache.
+    append_loop(journal, 0, 1);
+    profile_loop(journal, &batch, one, count);
+    println!("{what}: {count} calls");
+}
+
+#[inline(never)]
+fn profile_loop(journal: &Journal, batch: &[Entry], one: bool, count: u64) {
+    if one {
+        append_loop(journal, 1, count);
+    } else {
+        for _ in 0..count {
+            black_box(
+                journal
+                    .append_batch(black_box(batch))
+                    .expect("append_batch"),
+            );
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = common::config();
     targets = bench_append_one, bench_append_batch
 }
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(what) = std::env::var("CPJ_PROFILE") {
+        profile(&what);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use checkpoint_journal::{Entry, Frame, Journal, Options};
 use common::Clock;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 
 /// Entries in each journal.
 const ENTRIES: u64 = 1 << 20;
@@ -36,9 +36,14 @@ fn reopen_options() -> Options {
 /// Builds a journal of `ENTRIES` entries in frames of `per_frame` entries; returns the
 /// bytes of its frames (the close marker included).
 fn build(dir: &Path, per_frame: u64) -> u64 {
+    build_n(dir, per_frame, ENTRIES)
+}
+
+/// [`build`] with `total` entries.
+fn build_n(dir: &Path, per_frame: u64, total: u64) -> u64 {
     let journal = Journal::open(dir, reopen_options()).expect("create a journal");
     let mut seq = 0u64;
-    while seq < ENTRIES {
+    while seq < total {
         let batch: Vec<Entry> = (seq..seq + per_frame)
             .map(|i| Entry::push(u16::try_from(i % 16).expect("small"), i, i.cast_signed()))
             .collect();
@@ -52,7 +57,7 @@ fn build(dir: &Path, per_frame: u64) -> u64 {
     journal.close().expect("close");
     let journal = Journal::open(dir, reopen_options()).expect("reopen");
     let bytes = journal.end_lsn().0 - journal.first_lsn().0;
-    assert_eq!(journal.recovery_report().entries_replayed, ENTRIES);
+    assert_eq!(journal.recovery_report().entries_replayed, total);
     journal.close_without_flush();
     bytes
 }
@@ -131,9 +136,49 @@ fn bench_replay(c: &mut Criterion<Clock>) {
     group.finish();
 }
 
+/// Replays for an instruction count, under `valgrind --tool=callgrind
+/// --toggle-collect='*profile_*'`: `CPJ_PROFILE=batch` or `single` builds a journal of
+/// 2^18 entries (untimed) and then opens it (`profile_open`) and reads it
+/// (`profile_read`); `empty` opens a journal holding only its close marker.
+fn profile(what: &str) {
+    let dir = common::scratch_dir();
+    let entries = 1 << 18;
+    match what {
+        "batch" => drop(build_n(dir.path(), BATCH, entries)),
+        "single" => drop(build_n(dir.path(), 1, entries)),
+        _ => Journal::open(dir.path(), reopen_options())
+            .expect("create")
+            .close()
+            .expect("close"),
+    }
+    let replayed = profile_open(dir.path());
+    let journal = Journal::open(dir.path(), reopen_options()).expect("open");
+    let read = profile_read(&journal);
+    journal.close_without_flush();
+    println!("{what}: opened {replayed} entries, read {read}");
+}
+
+#[inline(never)]
+fn profile_open(dir: &Path) -> u64 {
+    open_and_release(dir)
+}
+
+#[inline(never)]
+fn profile_read(journal: &Journal) -> u64 {
+    read_all(journal)
+}
+
 criterion_group! {
     name = benches;
     config = common::config();
     targets = bench_replay
 }
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(what) = std::env::var("CPJ_PROFILE") {
+        profile(&what);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
