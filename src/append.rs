@@ -130,23 +130,32 @@ impl Log {
 
     /// Appends one entry frame per chunk of at most `BATCH_ENTRIES_MAX` entries (and at
     /// most what fits in a segment); returns the first frame's LSN and the end LSN.
+    #[inline]
     pub(crate) fn append_entries(&self, entries: &[Entry]) -> Result<(Lsn, Lsn)> {
-        let per_frame = self.entries_per_frame();
-        let mut first = None;
-        let mut end = Lsn::ZERO;
-        for chunk in entries.chunks(per_frame) {
-            let len = region::entries_frame_len(chunk.len());
-            let lsn = self.append_frame(len, |seg, at, lsn, durable| {
-                region::write_entries(seg.data(), at, lsn, durable, chunk);
-            })?;
-            first.get_or_insert(lsn);
-            end = Lsn(lsn.0 + len as u64);
+        // One entry always fits one frame: no chunking, no frame-size computation.
+        if let [_] = entries {
+            return self.append_chunk(entries);
         }
-        let first = first.ok_or(Error::InvalidOptions {
-            field: "entries",
-            reason: "an empty batch".into(),
-        })?;
+        let per_frame = self.entries_per_frame();
+        let mut chunks = entries.chunks(per_frame);
+        let (first, mut end) = match chunks.next() {
+            Some(chunk) => self.append_chunk(chunk)?,
+            None => return Err(empty_batch()),
+        };
+        for chunk in chunks {
+            end = self.append_chunk(chunk)?.1;
+        }
         Ok((first, end))
+    }
+
+    /// Appends `chunk` (not empty, at most a frame's worth) as one entry frame.
+    #[inline]
+    fn append_chunk(&self, chunk: &[Entry]) -> Result<(Lsn, Lsn)> {
+        let len = region::entries_frame_len(chunk.len());
+        let lsn = self.append_frame(len, |seg, at, lsn, durable| {
+            region::write_entries(seg.data(), at, lsn, durable, chunk);
+        })?;
+        Ok((lsn, Lsn(lsn.0 + len as u64)))
     }
 
     /// Appends one frame with an opaque payload.
@@ -247,10 +256,12 @@ impl Log {
             if !hit {
                 *cache = Some(self.lookup_writable(generation)?);
             }
-            let seg = cache.as_ref().map(|c| Arc::clone(&c.segment));
-            drop(cache);
-            seg.map(|s| f(&s))
-                .ok_or_else(|| self.lost_generation(generation))
+            // `f` runs on the cached segment while the cache is borrowed (no `Arc`
+            // clone): it never re-enters the cache (a roll runs after it returns).
+            match cache.as_ref() {
+                Some(c) => Ok(f(&c.segment)),
+                None => Err(self.lost_generation(generation)),
+            }
         })
     }
 
@@ -269,6 +280,8 @@ impl Log {
             .ok_or_else(|| self.lost_generation(generation))
     }
 
+    #[cold]
+    #[inline(never)]
     fn lost_generation(&self, generation: u64) -> Error {
         Error::io(
             &self.dir,
@@ -414,5 +427,15 @@ impl Log {
             .map_or(Lsn(self.frontier.published()), |(_, s)| {
                 Lsn(s.base() + offset.min(s.capacity()))
             })
+    }
+}
+
+/// The error of an empty batch, built only when it is returned.
+#[cold]
+#[inline(never)]
+fn empty_batch() -> Error {
+    Error::InvalidOptions {
+        field: "entries",
+        reason: "an empty batch".into(),
     }
 }
