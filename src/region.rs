@@ -180,6 +180,15 @@ pub fn write_entries<W: Words + ?Sized>(
     let len = u32::try_from(entries.len() * crate::entry::ENTRY_LEN).unwrap_or(u32::MAX);
     let w0 = frame::word0(len, FrameKind::Entries);
     let back = frame::durable_back(lsn, durable);
+    if cfg!(target_endian = "little") {
+        // `Entry` is `repr(C)` without padding and its on-disk form is its fields as
+        // little-endian words: on a little-endian host its memory is its payload words.
+        let words: &[u64] = bytemuck::cast_slice(entries);
+        let crc = crc::frame_crc(lsn, w0, back, words);
+        mem.store_run(word_at + FRAME_HEADER_WORDS, words, Ordering::Relaxed);
+        publish(mem, word_at, w0, frame::word1(crc, back));
+        return;
+    }
     let payload = entries.iter().flat_map(Entry::to_words);
     let crc = crc::frame_crc_iter(lsn, w0, back, payload.clone());
     for (at, word) in (word_at + FRAME_HEADER_WORDS..).zip(payload) {
@@ -277,12 +286,63 @@ pub fn read_header<W: Words + ?Sized>(
         _ => header.frame_len() / 8 - FRAME_HEADER_WORDS,
     };
     let start = word_at + FRAME_HEADER_WORDS;
-    let words = (start..start + payload_words)
-        .map(|i| u64::from_le(mem.load(i, Ordering::Relaxed).unwrap_or(0)));
-    if crc::frame_crc_iter(lsn, w0, header.durable_back, words) != frame::stored_crc(w1) {
+    if payload_crc(mem, lsn, w0, header.durable_back, start, payload_words) != frame::stored_crc(w1)
+    {
         return Err(FrameFault::ChecksumMismatch);
     }
     Ok(header)
+}
+
+/// Payloads of at most this many words are loaded into a small buffer and checksummed
+/// in one call.
+const SHORT_PAYLOAD_WORDS: usize = 16;
+/// Words of payload checksummed per piece by [`payload_crc`] (a 4 KiB stack buffer).
+const CRC_PIECE_WORDS: usize = 512;
+
+/// The checksum of the frame at `start - FRAME_HEADER_WORDS` whose payload is the
+/// `count` words from `start`, loaded into a buffer (in pieces for long payloads, which
+/// the crate checksums) and checksummed from there.
+fn payload_crc<W: Words + ?Sized>(
+    mem: &W,
+    lsn: u64,
+    w0: u64,
+    back: u32,
+    start: usize,
+    count: usize,
+) -> u32 {
+    if count <= SHORT_PAYLOAD_WORDS {
+        let mut buf = [0u64; SHORT_PAYLOAD_WORDS];
+        let piece = buf.get_mut(..count).unwrap_or_default();
+        if mem.load_run(start, piece, Ordering::Relaxed) {
+            for w in piece.iter_mut() {
+                *w = u64::from_le(*w);
+            }
+            return crc::frame_crc(lsn, w0, back, piece);
+        }
+    } else {
+        let mut buf = [0u64; CRC_PIECE_WORDS];
+        let mut crc = crc::frame_crc_head(lsn, w0, back);
+        let mut at = start;
+        while at < start + count {
+            let piece = buf
+                .get_mut(..CRC_PIECE_WORDS.min(start + count - at))
+                .unwrap_or_default();
+            if !mem.load_run(at, piece, Ordering::Relaxed) {
+                break;
+            }
+            for w in piece.iter_mut() {
+                *w = u64::from_le(*w);
+            }
+            crc = crc::crc_append_words(crc, piece);
+            at += piece.len();
+        }
+        if at == start + count {
+            return crc;
+        }
+    }
+    let words =
+        (start..start + count).map(|i| u64::from_le(mem.load(i, Ordering::Relaxed).unwrap_or(0)));
+    crc::frame_crc_iter(lsn, w0, back, words)
 }
 
 /// Copies the entries of a validated entry frame at `word_at` into `out`.
@@ -294,8 +354,20 @@ pub fn read_entries<W: Words + ?Sized>(
 ) {
     debug_assert_eq!(header.kind, FrameKind::Entries);
     let count = header.len as usize / crate::entry::ENTRY_LEN;
+    let old = out.len();
+    let start = word_at + FRAME_HEADER_WORDS;
+    if cfg!(target_endian = "little") {
+        // On a little-endian host an entry's memory is its on-disk words (see
+        // `write_entries`): load the run straight into the entries.
+        out.resize(old + count, Entry::default());
+        let dst: &mut [u64] = bytemuck::cast_slice_mut(out.get_mut(old..).unwrap_or_default());
+        if mem.load_run(start, dst, Ordering::Relaxed) {
+            return;
+        }
+        out.truncate(old);
+    }
     out.reserve(count);
-    let mut at = word_at + FRAME_HEADER_WORDS;
+    let mut at = start;
     for _ in 0..count {
         let mut w = [0u64; ENTRY_WORDS];
         for slot in &mut w {

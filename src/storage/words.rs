@@ -21,6 +21,28 @@ pub trait Words: Sync {
     /// Stores word `index`; a store past the end is a bug in the caller and is ignored
     /// (debug builds assert).
     fn store(&self, index: usize, value: u64, order: Ordering);
+    /// Stores `values` at `index..index + values.len()`, each with `order`, lowest index
+    /// first: the same stores as [`Words::store`] in a loop, which is the default. A run
+    /// past the end is a bug in the caller and is ignored (debug builds assert).
+    #[inline]
+    fn store_run(&self, index: usize, values: &[u64], order: Ordering) {
+        for (at, value) in (index..).zip(values) {
+            self.store(at, *value, order);
+        }
+    }
+    /// Loads `index..index + out.len()` into `out`, each with `order`, lowest index first
+    /// (the default: [`Words::load`] in a loop). Returns `false`, leaving `out`
+    /// unspecified, if the run reaches past the end.
+    #[inline]
+    fn load_run(&self, index: usize, out: &mut [u64], order: Ordering) -> bool {
+        for (at, slot) in (index..).zip(out.iter_mut()) {
+            match self.load(at, order) {
+                Some(v) => *slot = v,
+                None => return false,
+            }
+        }
+        true
+    }
 }
 
 impl Words for [SharedWord] {
@@ -37,6 +59,35 @@ impl Words for [SharedWord] {
         debug_assert!(index < self.len(), "store past the end of a region");
         if let Some(w) = self.get(index) {
             w.store(value, order);
+        }
+    }
+    /// One bounds check for the run, then the same relaxed/ordered stores word by word.
+    #[inline]
+    fn store_run(&self, index: usize, values: &[u64], order: Ordering) {
+        let run = index
+            .checked_add(values.len())
+            .and_then(|end| self.get(index..end));
+        debug_assert!(run.is_some(), "store past the end of a region");
+        if let Some(run) = run {
+            for (w, value) in run.iter().zip(values) {
+                w.store(*value, order);
+            }
+        }
+    }
+    /// One bounds check for the run, then the same loads word by word.
+    #[inline]
+    fn load_run(&self, index: usize, out: &mut [u64], order: Ordering) -> bool {
+        let run = index
+            .checked_add(out.len())
+            .and_then(|end| self.get(index..end));
+        match run {
+            Some(run) => {
+                for (slot, w) in out.iter_mut().zip(run) {
+                    *slot = w.load(order);
+                }
+                true
+            }
+            None => false,
         }
     }
 }
