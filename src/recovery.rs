@@ -29,7 +29,7 @@ use crate::options::RecoveryMode;
 use crate::region;
 use crate::segment::{self, Segment};
 use crate::state::State;
-use crate::storage::{Storage, Words};
+use crate::storage::{SharedWord, Storage, Words};
 use crate::sync::{Arc, Ordering};
 
 /// Which row of the decision table ended the scan.
@@ -543,6 +543,9 @@ struct LookAhead {
 
 /// Scans every 8-byte position after `pos` for valid frames (their checksums are bound
 /// to their LSN, so a match is a frame written there) and for non-zero bytes.
+///
+/// A header is only tried where the publication word is non-zero (`read_header` finds
+/// nothing at a zero word), so the unwritten rest of a segment costs one load per word.
 fn look_ahead(segments: &[Arc<Segment>], pos: u64) -> LookAhead {
     let mut out = LookAhead {
         claim: 0,
@@ -551,27 +554,49 @@ fn look_ahead(segments: &[Arc<Segment>], pos: u64) -> LookAhead {
         zero: true,
     };
     for seg in segments.iter().filter(|s| s.end() > pos) {
-        let mut q = pos.max(seg.base());
-        while q < seg.end() {
-            let at = seg.word_at(q);
-            if seg.data().load(at, Ordering::Relaxed).unwrap_or(0) != 0 {
-                out.zero = false;
-            }
+        let data = seg.data();
+        let mut i = seg.word_at(pos.max(seg.base()));
+        while let Some(found) = next_non_zero(data, i) {
+            out.zero = false;
+            let q = seg.base() + found as u64 * 8;
             let room = usize::try_from(seg.end() - q).unwrap_or(usize::MAX);
+            i = found + 1;
             if q > pos && room >= FRAME_HEADER_LEN {
-                if let Ok(h) = region::read_header(seg.data(), at, q, room) {
+                if let Ok(h) = region::read_header(data, found, q, room) {
                     out.claim = out.claim.max(h.durable_claim(q));
                     out.valid_frames += 1;
                     out.last_valid_end = q + h.frame_len() as u64;
-                    out.zero = false;
-                    q += h.frame_len() as u64;
-                    continue;
+                    i = found + h.frame_len() / 8;
                 }
             }
-            q += 8;
         }
     }
     out
+}
+
+/// Words tested together by [`next_non_zero`] (one OR per word, one branch per group).
+const ZERO_SCAN_GROUP: usize = 16;
+
+/// Index of the first non-zero word of `data` at or after `from`.
+fn next_non_zero(data: &[SharedWord], from: usize) -> Option<usize> {
+    let rest = data.get(from..)?;
+    let mut groups = rest.chunks_exact(ZERO_SCAN_GROUP);
+    let mut base = from;
+    for group in groups.by_ref() {
+        if group
+            .iter()
+            .fold(0, |acc, w| acc | w.load(Ordering::Relaxed))
+            != 0
+        {
+            return first_non_zero(group).map(|k| base + k);
+        }
+        base += ZERO_SCAN_GROUP;
+    }
+    first_non_zero(groups.remainder()).map(|k| base + k)
+}
+
+fn first_non_zero(words: &[SharedWord]) -> Option<usize> {
+    words.iter().position(|w| w.load(Ordering::Relaxed) != 0)
 }
 
 /// Zeroes every non-zero word from `pos` to the end of the last segment and makes the
@@ -582,14 +607,14 @@ fn truncate(segments: &[Arc<Segment>], pos: u64, apply: bool) -> Result<u64> {
         let from = pos.max(seg.base());
         let data = seg.data();
         let mut touched = false;
-        for i in seg.word_at(from)..data.len_words() {
-            if data.load(i, Ordering::Relaxed).unwrap_or(0) != 0 {
-                if apply {
-                    data.store(i, 0, Ordering::Relaxed);
-                }
-                zeroed += 8;
-                touched = apply;
+        let mut i = seg.word_at(from);
+        while let Some(found) = next_non_zero(data, i) {
+            if apply {
+                data.store(found, 0, Ordering::Relaxed);
             }
+            zeroed += 8;
+            touched = apply;
+            i = found + 1;
         }
         if touched {
             seg.sync(from, seg.end())?;
