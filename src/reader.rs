@@ -137,7 +137,9 @@ impl Reader {
             match header.kind {
                 FrameKind::Padding => {}
                 FrameKind::Entries => {
-                    let mut entries = Vec::new();
+                    // Exactly the frame's entries: one allocation, never grown.
+                    let mut entries =
+                        Vec::with_capacity(header.len as usize / crate::entry::ENTRY_LEN);
                     region::read_entries(seg.data(), at, &header, &mut entries);
                     return Ok(Some(Frame::Entries { lsn, entries }));
                 }

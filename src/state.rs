@@ -9,6 +9,10 @@ use crate::checkpoint::CheckpointRecord;
 use crate::entry::{Entry, Op};
 use crate::lsn::Lsn;
 
+/// Batches of at least this many entries fold through a per-call cache of this many
+/// sources (direct-mapped by `source_id`).
+const CACHE_SLOTS: usize = 32;
+
 /// Per-source progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceState {
@@ -41,23 +45,42 @@ pub struct State {
 impl State {
     /// Folds in a batch of entries.
     pub fn apply_entries(&mut self, entries: &[Entry]) {
-        for e in entries {
-            let s = self.sources.entry(e.source_id).or_insert(SourceState {
-                watermark: i64::MIN,
-                ..SourceState::default()
-            });
-            match e.op() {
-                Ok(Op::Push) => s.sequence = e.sequence,
-                Ok(Op::Barrier) => {
-                    s.sequence = e.sequence;
-                    s.last_barrier = Some(e.sequence);
-                }
-                Ok(Op::Watermark) | Err(_) => {}
+        if entries.len() < CACHE_SLOTS {
+            for e in entries {
+                apply_one(self.source_mut(e.source_id), e);
             }
-            s.watermark = s.watermark.max(e.watermark);
-            s.entries += 1;
+        } else {
+            // Sources are folded in a small direct-mapped cache and written back once per
+            // batch, not looked up in the map per entry.
+            let mut cache = [None::<(u16, SourceState)>; CACHE_SLOTS];
+            for e in entries {
+                let Some(slot) = cache.get_mut(usize::from(e.source_id) % CACHE_SLOTS) else {
+                    continue;
+                };
+                match slot {
+                    Some((id, s)) if *id == e.source_id => apply_one(s, e),
+                    _ => {
+                        if let Some((id, s)) = slot.take() {
+                            self.sources.insert(id, s);
+                        }
+                        let mut s = *self.source_mut(e.source_id);
+                        apply_one(&mut s, e);
+                        *slot = Some((e.source_id, s));
+                    }
+                }
+            }
+            for (id, s) in cache.into_iter().flatten() {
+                self.sources.insert(id, s);
+            }
         }
         self.entries += entries.len() as u64;
+    }
+
+    fn source_mut(&mut self, source_id: u16) -> &mut SourceState {
+        self.sources.entry(source_id).or_insert(SourceState {
+            watermark: i64::MIN,
+            ..SourceState::default()
+        })
     }
 
     /// Folds in a checkpoint.
@@ -65,4 +88,19 @@ impl State {
         self.checkpoints += 1;
         self.last_checkpoint = Some((lsn, record));
     }
+}
+
+/// Folds one entry into its source's state.
+#[inline]
+fn apply_one(s: &mut SourceState, e: &Entry) {
+    match e.op() {
+        Ok(Op::Push) => s.sequence = e.sequence,
+        Ok(Op::Barrier) => {
+            s.sequence = e.sequence;
+            s.last_barrier = Some(e.sequence);
+        }
+        Ok(Op::Watermark) | Err(_) => {}
+    }
+    s.watermark = s.watermark.max(e.watermark);
+    s.entries += 1;
 }
