@@ -48,20 +48,22 @@ impl Map {
 
 impl Mapping {
     /// Maps all of `file` shared and read-write, prefaulting its pages when `populate`.
+    ///
+    /// Prefaulting asks for writable page-table entries (`MADV_POPULATE_WRITE`, Linux
+    /// 5.14), so the first store to each page takes no write fault; where the kernel
+    /// refuses that advice the file is mapped again with `MAP_POPULATE` (pages mapped
+    /// read-only: one write fault per page on first store).
     pub(crate) fn new(file: File, len: u64, populate: bool) -> io::Result<Mapping> {
         let len = checked_len(len)?;
-        let mut options = MmapOptions::new();
-        options.len(len);
-        if populate {
-            options.populate();
+        let map = map_shared(&file, len, false)?;
+        if populate && populate_write(&map).is_err() {
+            drop(map);
+            let map = map_shared(&file, len, true)?;
+            return Ok(Mapping {
+                map: Map::ReadWrite(map),
+                _file: file,
+            });
         }
-        // SAFETY: 1. the file stays open in `self` for the mapping's lifetime; 2. its
-        // length was checked above and the journal never truncates a mapped file; 3. the
-        // directory lock keeps other writers of this journal out, and all access through
-        // the mapping goes through atomics (`words`), so concurrent modification by a
-        // foreign process cannot cause a data race in this one, only wrong bytes, which
-        // the checksums catch.
-        let map = unsafe { options.map_mut(&file) }?;
         Ok(Mapping {
             map: Map::ReadWrite(map),
             _file: file,
@@ -84,6 +86,35 @@ impl Mapping {
             _file: file,
         })
     }
+}
+
+/// A shared read-write mapping of the first `len` bytes of `file` (`MAP_POPULATE` when
+/// `populate`).
+fn map_shared(file: &File, len: usize, populate: bool) -> io::Result<MmapMut> {
+    let mut options = MmapOptions::new();
+    options.len(len);
+    if populate {
+        options.populate();
+    }
+    // SAFETY: 1. the caller keeps the file open in the `Mapping` that owns the returned
+    // map, for the mapping's lifetime; 2. `len` was checked by `checked_len` and the
+    // journal never truncates a mapped file; 3. the directory lock keeps other writers of
+    // this journal out, and all access through the mapping goes through atomics
+    // (`words`), so concurrent modification by a foreign process cannot cause a data race
+    // in this one, only wrong bytes, which the checksums catch.
+    unsafe { options.map_mut(file) }
+}
+
+/// Prefaults every page of `map` writable (`MADV_POPULATE_WRITE`).
+#[cfg(target_os = "linux")]
+fn populate_write(map: &MmapMut) -> io::Result<()> {
+    map.advise(memmap2::Advice::PopulateWrite)
+}
+
+/// No writable prefault on this system: the caller falls back to `MAP_POPULATE`.
+#[cfg(not(target_os = "linux"))]
+fn populate_write(_map: &MmapMut) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 fn checked_len(len: u64) -> io::Result<usize> {
