@@ -356,6 +356,14 @@ pub fn read_entries<W: Words + ?Sized>(
     let count = header.len as usize / crate::entry::ENTRY_LEN;
     let old = out.len();
     let start = word_at + FRAME_HEADER_WORDS;
+    if count == 1 {
+        // The single-entry frame: three loads and one push, nothing to resize.
+        let mut w = [0u64; ENTRY_WORDS];
+        if mem.load_run(start, &mut w, Ordering::Relaxed) {
+            out.push(Entry::from_words(w.map(u64::from_le)));
+            return;
+        }
+    }
     if cfg!(target_endian = "little") {
         // On a little-endian host an entry's memory is its on-disk words (see
         // `write_entries`): load the run straight into the entries.

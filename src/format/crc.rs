@@ -96,6 +96,10 @@ fn frame_crc_sse42(head: &[u64; 3], payload: &[u64]) -> u32 {
     use std::arch::x86_64::_mm_crc32_u64;
     let [a, b, c] = *head;
     let mut state = _mm_crc32_u64(_mm_crc32_u64(_mm_crc32_u64(u64::from(!0u32), a), b), c);
+    if let [d, e, f] = *payload {
+        // A one-entry frame, unrolled.
+        return !low32(_mm_crc32_u64(_mm_crc32_u64(_mm_crc32_u64(state, d), e), f));
+    }
     for word in payload {
         state = _mm_crc32_u64(state, *word);
     }
