@@ -679,3 +679,20 @@ impl Filesystem for PowerLossFs {
         );
     }
 }
+
+/// Unmounts and waits for the server thread. If the kernel refuses (something still
+/// holds a file open), the mount is detached lazily so no stale mount is left behind,
+/// and the refusal is returned.
+pub fn unmount(session: BackgroundSession, mountpoint: &Path) -> Result<(), String> {
+    match session.umount_and_join() {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            use std::os::unix::ffi::OsStrExt;
+            if let Ok(path) = std::ffi::CString::new(mountpoint.as_os_str().as_bytes()) {
+                // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
+                unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+            }
+            Err(e.to_string())
+        }
+    }
+}

@@ -126,7 +126,7 @@ fn main() -> ExitCode {
     // Mounting at all: a denied mount is an environment without FUSE, not a failure.
     match fs::mount(&Arc::new(Disk::default()), &mnt) {
         Ok(session) => {
-            if let Err(e) = session.umount_and_join() {
+            if let Err(e) = fs::unmount(session, &mnt) {
                 eprintln!("error: unmounting the probe mount: {e}");
                 return ExitCode::FAILURE;
             }
@@ -316,9 +316,7 @@ fn run(scenario: Scenario, mnt: &Path, entries: usize, threads: usize) -> Result
         out.cut = disk.power_cut();
     }
     // Unmounting writes nothing more: the disk refuses every request until the next mount.
-    session
-        .umount_and_join()
-        .map_err(|e| format!("unmount after the cut: {e}"))?;
+    fs::unmount(session, mnt).map_err(|e| format!("unmount after the cut: {e}"))?;
     out.durable_names = disk.root_names().1;
 
     let session = fs::mount(&disk, mnt).map_err(|e| format!("remount: {e}"))?;
@@ -333,9 +331,7 @@ fn run(scenario: Scenario, mnt: &Path, entries: usize, threads: usize) -> Result
     out.recovery = recovery;
     out.reopen_error = reopen_error;
     out.stats_after = disk.stats();
-    session
-        .umount_and_join()
-        .map_err(|e| format!("final unmount: {e}"))?;
+    fs::unmount(session, mnt).map_err(|e| format!("final unmount: {e}"))?;
 
     compare(&acknowledged, &attempted, &recovered, &mut out);
     Ok(out)
