@@ -33,6 +33,8 @@ pub struct Stats {
     pub cache_writes: u64,
     /// Bytes delivered by WRITE requests.
     pub write_bytes: u64,
+    /// Bytes delivered by WRITE requests not from the page cache (write(2) and friends).
+    pub direct_write_bytes: u64,
     /// FSYNC requests (each makes one file's written image durable).
     pub fsyncs: u64,
     /// FSYNC requests with the datasync flag.
@@ -496,6 +498,8 @@ impl Filesystem for PowerLossFs {
         st.stats.write_bytes += data.len() as u64;
         if write_flags.contains(WriteFlags::FUSE_WRITE_CACHE) {
             st.stats.cache_writes += 1;
+        } else {
+            st.stats.direct_write_bytes += data.len() as u64;
         }
         reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
     }

@@ -470,7 +470,7 @@ fn print_outcome(scenario: Scenario, o: &Outcome, threads: usize, started: Insta
     );
     println!(
         "  before the cut: {} segment files {:?}; journal syncs {}; requests: WRITE {} ({} \
-         from the page cache, {} bytes), FSYNC {} ({} datasync), FSYNCDIR {}, FLUSH {}, \
+         from the page cache, {} bytes, {} of them not from the page cache), FSYNC {} ({} datasync), FSYNCDIR {}, FLUSH {}, \
          FALLOCATE {}, READ {}, size changes {}",
         o.files_before
             .iter()
@@ -481,6 +481,7 @@ fn print_outcome(scenario: Scenario, o: &Outcome, threads: usize, started: Insta
         s.writes,
         s.cache_writes,
         s.write_bytes,
+        s.direct_write_bytes,
         s.fsyncs,
         s.fdatasyncs,
         s.fsyncdirs,
