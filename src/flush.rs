@@ -21,7 +21,10 @@ use crate::error::{Error, Result};
 use crate::format::frame::FRAME_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::region;
-use crate::sync::{self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, Ordering};
+use crate::sync::{
+    self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, MutexGuard, Ordering,
+    TryLockError,
+};
 
 /// Frontier state shared by appenders, flushers and readers.
 #[derive(Debug)]
@@ -40,7 +43,10 @@ pub struct Frontier {
     /// Flushes that reached storage (for group-commit statistics and tests).
     flushes: AtomicU64,
     durable_changed: Condvar,
-    waiters: Mutex<()>,
+    /// The flush epoch: advanced (under this lock) each time a leader finishes, and
+    /// whenever the durable frontier or the poison flag changes; followers and
+    /// `wait_durable` sleep on `durable_changed` with it held.
+    waiters: Mutex<u64>,
 }
 
 impl Frontier {
@@ -55,7 +61,7 @@ impl Frontier {
             flush_lock: Mutex::new(()),
             flushes: AtomicU64::new(0),
             durable_changed: Condvar::new(),
-            waiters: Mutex::new(()),
+            waiters: Mutex::new(0),
         }
     }
 
@@ -153,14 +159,60 @@ impl Frontier {
     ///
     /// # Errors
     /// [`Error::Poisoned`] if this or an earlier sync failed.
+    ///
+    /// The first caller to find no flush running leads: it syncs everything published.
+    /// A caller that finds a flush running does not queue on the lock (a mutex hands it
+    /// back to the leader that just released it, and each follower would then sync
+    /// alone): it sleeps until that flush ends, finds its frame covered, and returns.
     pub fn flush_to(&self, lsn: u64, group: GroupCommit, target: &impl FlushTarget) -> Result<u64> {
-        self.check_poison()?;
-        if self.durable_now() >= lsn {
-            return Ok(self.durable_now());
+        loop {
+            self.check_poison()?;
+            if self.durable_now() >= lsn {
+                return Ok(self.durable_now());
+            }
+            let epoch = *lock(&self.waiters);
+            match self.flush_lock.try_lock() {
+                Ok(guard) => return self.lead(lsn, group, target, guard),
+                Err(TryLockError::Poisoned(p)) => {
+                    return self.lead(lsn, group, target, p.into_inner())
+                }
+                Err(TryLockError::WouldBlock) => self.follow(epoch, lsn),
+            }
         }
-        let guard = lock(&self.flush_lock);
-        self.check_poison()?;
+    }
+
+    /// Sleeps until the flush running now ends (the flush epoch moves past `epoch`), or
+    /// `lsn` is durable. Checked under `waiters`, where the leader advances the epoch, so
+    /// the wake-up cannot be missed.
+    fn follow(&self, epoch: u64, lsn: u64) {
+        let mut current = lock(&self.waiters);
+        while *current == epoch
+            && self.durable_now() < lsn
+            && !self.poisoned.load(Ordering::Acquire)
+        {
+            current = match self.durable_changed.wait(current) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+    }
+
+    /// The leader's flush: everything published, synced, then the frontier moved.
+    fn lead(
+        &self,
+        lsn: u64,
+        group: GroupCommit,
+        target: &impl FlushTarget,
+        guard: MutexGuard<'_, ()>,
+    ) -> Result<u64> {
+        if let Err(e) = self.check_poison() {
+            drop(guard);
+            self.wake_waiters();
+            return Err(e);
+        }
         if self.durable_now() >= lsn {
+            drop(guard);
+            self.wake_waiters();
             return Ok(self.durable_now());
         }
         self.gather(group, target);
@@ -215,8 +267,10 @@ impl Frontier {
     }
 
     fn wake_waiters(&self) {
-        // Taking `waiters` orders this notify after a waiter's check-then-wait.
-        let _w = lock(&self.waiters);
+        // The flush epoch moves under `waiters`, which orders this notify after any
+        // follower's check-then-wait.
+        let mut epoch = lock(&self.waiters);
+        *epoch = epoch.wrapping_add(1);
         self.durable_changed.notify_all();
     }
 }

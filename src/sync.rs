@@ -28,6 +28,9 @@ pub(crate) use std::{
     thread,
 };
 
+/// The error of `Mutex::try_lock`, std's in both builds (loom reuses it).
+pub(crate) use std::sync::TryLockError;
+
 /// Locks `mutex`, recovering the guard if another thread panicked while holding it.
 ///
 /// Every mutex in this crate protects state that stays consistent between statements
