@@ -415,6 +415,19 @@ impl Log {
         }
     }
 
+    /// Drops this thread's cached segment if it belongs to this log, so that closing a
+    /// journal releases the mapping in the closing thread (other threads release theirs
+    /// when they next append to another journal, or exit).
+    pub(crate) fn release_thread_cache(&self) {
+        WRITE_CACHE.with(|cell| {
+            if let Ok(mut cache) = cell.try_borrow_mut() {
+                if cache.as_ref().is_some_and(|c| c.log_uid == self.uid) {
+                    *cache = None;
+                }
+            }
+        });
+    }
+
     /// The LSN just past every reservation made so far.
     pub(crate) fn reserved_end(&self) -> Lsn {
         let table = lock(&self.segments);

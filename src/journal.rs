@@ -68,6 +68,12 @@ impl Journal {
             storage
                 .create_dir_all(&dir)
                 .map_err(|e| Error::io(&dir, "create directory", e))?;
+        } else if let Err(e) = storage.list_dir(&dir) {
+            return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NotFound { path: dir }
+            } else {
+                Error::io(&dir, "list directory", e)
+            });
         }
         let dir_lock = storage.lock_dir(&dir, &crate::storage::this_holder())?;
         let recovered = recovery::recover(&*storage, &dir, options.recovery_mode)?;
@@ -269,6 +275,8 @@ impl Journal {
     /// [`Error::Poisoned`] or the failing I/O.
     pub fn close(mut self) -> Result<()> {
         let outcome = self.shutdown();
+        // The close marker was written from this thread: release its cached mapping.
+        self.log.release_thread_cache();
         // Done (or failed) once: dropping must not flush or write a marker again.
         self.abandoned = true;
         outcome
@@ -300,6 +308,7 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
+        self.log.release_thread_cache();
         if self.abandoned {
             self.stop_threads();
             return;

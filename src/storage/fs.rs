@@ -31,10 +31,23 @@ impl DirLock for FsLock {}
 
 impl Storage for FsStorage {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        let mut missing = Vec::new();
+        let mut at = Some(dir);
+        while let Some(path) = at.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+            missing.push(path.to_path_buf());
+            at = path.parent();
+        }
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(dir)
+            .create(dir)?;
+        // A new directory's entry is durable only once its parent is fsynced: without
+        // this, a power loss can take the whole journal directory away.
+        for created in missing.iter().rev() {
+            let parent = created.parent().filter(|p| !p.as_os_str().is_empty());
+            File::open(parent.unwrap_or_else(|| Path::new(".")))?.sync_all()?;
+        }
+        Ok(())
     }
 
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
