@@ -126,8 +126,15 @@ impl Reader {
             }
             let at = seg.word_at(self.pos);
             let room_bytes = usize::try_from(room).unwrap_or(usize::MAX);
-            let header = match region::read_header(seg.data(), at, self.pos, room_bytes) {
-                Ok(h) => h,
+            let mut entries = Vec::new();
+            let (header, copied) = match region::read_header_and_entries(
+                seg.data(),
+                at,
+                self.pos,
+                room_bytes,
+                &mut entries,
+            ) {
+                Ok(found) => found,
                 Err(_) if self.first => return Err(self.invalid_lsn()),
                 Err(fault) => return Err(self.corrupt(&seg, CorruptionKind::Frame(fault))),
             };
@@ -137,10 +144,11 @@ impl Reader {
             match header.kind {
                 FrameKind::Padding => {}
                 FrameKind::Entries => {
-                    // Exactly the frame's entries: one allocation, never grown.
-                    let mut entries =
-                        Vec::with_capacity(header.len as usize / crate::entry::ENTRY_LEN);
-                    region::read_entries(seg.data(), at, &header, &mut entries);
+                    if !copied {
+                        // Exactly the frame's entries: one allocation, never grown.
+                        entries = Vec::with_capacity(header.len as usize / crate::entry::ENTRY_LEN);
+                        region::read_entries(seg.data(), at, &header, &mut entries);
+                    }
                     return Ok(Some(Frame::Entries { lsn, entries }));
                 }
                 FrameKind::Checkpoint => {
