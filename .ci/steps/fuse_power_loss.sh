@@ -23,7 +23,7 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/fuse-check}"
 cargo build --release --locked --manifest-path fuse-check/Cargo.toml
 set +e
-timeout 150 "$CARGO_TARGET_DIR/release/fuse-check" --entries 12000 --threads 3 sync sync-midcut async-claimed
+timeout 150 "$CARGO_TARGET_DIR/release/fuse-check" --entries 12000 --threads 3 sync sync-midcut async-claimed fresh-dir
 rc=$?
 set -e
 case $rc in

@@ -10,7 +10,7 @@
 //! - `async-claimed`: `Durability::Async` with every returned append counted as
 //!   acknowledged (a broken promise on purpose); the check must report it as lost
 //!   data. Exit code 1 if it does not.
-//! - `fresh-dir` (not in the default set): as `sync`, but the journal directory is
+//! - `fresh-dir`: as `sync`, but the journal directory is
 //!   created by `Journal::open` instead of being created and made durable beforehand.
 //!   Reports what survived; exit code 1 on lost acknowledged data.
 //!
