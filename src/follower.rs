@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use crate::checkpoint::CheckpointRecord;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::format::frame::{FrameFault, FrameKind, FRAME_HEADER_LEN};
-use crate::format::segment_header::SEGMENT_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::reader::Frame;
 use crate::region;
@@ -144,7 +143,7 @@ impl JournalReader {
             ) {
                 Ok(h) => h,
                 Err(FrameFault::Unwritten) => return Ok(None),
-                Err(fault) => return Err(self.corrupt(&seg, CorruptionKind::Frame(fault))),
+                Err(fault) => return Err(seg.corrupted(self.pos, CorruptionKind::Frame(fault))),
             };
             let lsn = Lsn(self.pos);
             match header.kind {
@@ -158,7 +157,7 @@ impl JournalReader {
                 FrameKind::Checkpoint => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
                     let record = CheckpointRecord::decode(&self.scratch).map_err(|e| {
-                        self.corrupt(&seg, CorruptionKind::Checkpoint(e.to_string()))
+                        seg.corrupted(self.pos, CorruptionKind::Checkpoint(e.to_string()))
                     })?;
                     self.pos += header.frame_len() as u64;
                     return Ok(Some(Frame::Checkpoint { lsn, record }));
@@ -201,15 +200,6 @@ impl JournalReader {
         }
         self.refresh()?;
         Ok(find(&self.segments))
-    }
-
-    fn corrupt(&self, seg: &Segment, kind: CorruptionKind) -> Error {
-        Error::Corrupted(Corruption {
-            path: seg.path.clone(),
-            lsn: Lsn(self.pos),
-            offset: self.pos - seg.base() + SEGMENT_HEADER_LEN as u64,
-            kind,
-        })
     }
 }
 

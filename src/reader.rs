@@ -4,10 +4,9 @@
 use crate::append::Log;
 use crate::checkpoint::CheckpointRecord;
 use crate::entry::Entry;
-use crate::error::{Corruption, CorruptionKind, Error, Result};
+use crate::error::{CorruptionKind, Error, Result};
 use crate::flush::advance_published;
 use crate::format::frame::{FrameKind, FRAME_HEADER_LEN};
-use crate::format::segment_header::SEGMENT_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::region;
 use crate::segment::Segment;
@@ -136,7 +135,7 @@ impl Reader {
             ) {
                 Ok(found) => found,
                 Err(_) if self.first => return Err(self.invalid_lsn()),
-                Err(fault) => return Err(self.corrupt(&seg, CorruptionKind::Frame(fault))),
+                Err(fault) => return Err(seg.corrupted(self.pos, CorruptionKind::Frame(fault))),
             };
             self.first = false;
             let lsn = Lsn(self.pos);
@@ -154,7 +153,7 @@ impl Reader {
                 FrameKind::Checkpoint => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
                     let record = CheckpointRecord::decode(&self.scratch).map_err(|e| {
-                        self.corrupt(&seg, CorruptionKind::Checkpoint(e.to_string()))
+                        seg.corrupted(self.pos, CorruptionKind::Checkpoint(e.to_string()))
                     })?;
                     return Ok(Some(Frame::Checkpoint { lsn, record }));
                 }
@@ -174,15 +173,6 @@ impl Reader {
             first: Lsn(first),
             end: Lsn(self.log.frontier.published()),
         }
-    }
-
-    fn corrupt(&self, seg: &Segment, kind: CorruptionKind) -> Error {
-        Error::Corrupted(Corruption {
-            path: seg.path.clone(),
-            lsn: Lsn(self.pos),
-            offset: self.pos - seg.base() + SEGMENT_HEADER_LEN as u64,
-            kind,
-        })
     }
 }
 

@@ -465,7 +465,7 @@ fn scan(
                         corrupt(
                             &seg.path,
                             pos,
-                            offset_of(seg, pos),
+                            seg.file_offset(pos),
                             CorruptionKind::Checkpoint(e.to_string()),
                         )
                     })?;
@@ -514,7 +514,7 @@ fn settle(
         Action::Fail if case == RecoveryCase::DurableDamage => Err(corrupt(
             &seg.path,
             pos,
-            offset_of(seg, pos),
+            seg.file_offset(pos),
             CorruptionKind::Frame(fault),
         )),
         Action::Fail => Err(Error::TornTail {
@@ -621,10 +621,6 @@ fn truncate(segments: &[Arc<Segment>], pos: u64, apply: bool) -> Result<u64> {
         }
     }
     Ok(zeroed)
-}
-
-fn offset_of(seg: &Segment, lsn: u64) -> u64 {
-    lsn - seg.base() + SEGMENT_HEADER_LEN as u64
 }
 
 fn corrupt(path: &Path, lsn: u64, offset: u64, kind: CorruptionKind) -> Error {

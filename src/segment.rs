@@ -179,6 +179,22 @@ impl Segment {
         usize::try_from((lsn - self.base()) / 8).unwrap_or(usize::MAX)
     }
 
+    /// Byte offset in the file of `lsn`.
+    pub(crate) fn file_offset(&self, lsn: u64) -> u64 {
+        debug_assert!(lsn >= self.base());
+        lsn - self.base() + SEGMENT_HEADER_LEN as u64
+    }
+
+    /// `Error::Corrupted` for the frame at `lsn` in this segment.
+    pub(crate) fn corrupted(&self, lsn: u64, kind: CorruptionKind) -> Error {
+        Error::Corrupted(Corruption {
+            path: self.path.clone(),
+            lsn: Lsn(lsn),
+            offset: self.file_offset(lsn),
+            kind,
+        })
+    }
+
     /// Makes data bytes `[from, to)` (LSNs within this segment) durable.
     pub(crate) fn sync(&self, from: u64, to: u64) -> Result<()> {
         debug_assert!(from <= to);
