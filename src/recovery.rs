@@ -1,9 +1,9 @@
 //! The open path's recovery: list and validate segments, replay frames in LSN order,
-//! classify the first invalid frame with the decision table below, and truncate what
-//! the table says to truncate, durably, before the first new append.
+//! classify the first invalid frame with the decision table (`recovery/table.rs`, and
+//! docs/FORMAT.md "Recovery"), and truncate what the table says to truncate, durably,
+//! before the first new append.
 //!
-//! Decision table (also in docs/FORMAT.md, "Recovery"). Evidence about the first
-//! invalid frame at LSN `P`: `below` = some valid frame claims a durable frontier above
+//! Evidence about the first invalid frame at LSN `P`: `below` = some valid frame claims a durable frontier above
 //! `P`; `valid_after` = a valid frame exists after `P`; `zero_after` = every byte from
 //! `P` to the end of the last segment is zero.
 //!
@@ -15,9 +15,7 @@
 //! | R4  | no    | no          | no         | TornTail      | error  | truncate         | truncate |
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use serde::Serialize;
+use std::time::Instant;
 
 use crate::checkpoint::CheckpointRecord;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
@@ -32,119 +30,12 @@ use crate::state::State;
 use crate::storage::{SharedWord, Storage, Words};
 use crate::sync::{Arc, Ordering};
 
-/// Which row of the decision table ended the scan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum RecoveryCase {
-    /// R1: an invalid frame below a durable claim: acknowledged data is damaged.
-    DurableDamage,
-    /// R2: invalid bytes after every durable claim with valid frames after them: a write
-    /// that never completed while later ones reached the disk.
-    UnsyncedGap,
-    /// R3: the scan ended at never-written space.
-    CleanEnd,
-    /// R4: invalid, non-zero bytes after every durable claim and nothing valid after:
-    /// a torn write.
-    TornTail,
-}
+mod report;
+mod table;
 
-/// What recovery does about a case in a mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Action {
-    Accept,
-    Truncate,
-    Fail,
-}
-
-/// Evidence about the first invalid frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Evidence {
-    pub(crate) below: bool,
-    pub(crate) valid_after: bool,
-    pub(crate) zero_after: bool,
-}
-
-/// The decision table's rows: `(below, valid_after, zero_after)` patterns, `None` = any.
-pub(crate) type Row = (Option<bool>, Option<bool>, Option<bool>, RecoveryCase);
-
-/// The decision table's rows, in the order of the table above.
-pub(crate) const ROWS: [Row; 4] = [
-    (Some(true), None, None, RecoveryCase::DurableDamage),
-    (Some(false), Some(true), None, RecoveryCase::UnsyncedGap),
-    (Some(false), Some(false), Some(true), RecoveryCase::CleanEnd),
-    (
-        Some(false),
-        Some(false),
-        Some(false),
-        RecoveryCase::TornTail,
-    ),
-];
-
-/// Classifies evidence by the first matching row of [`ROWS`].
-pub(crate) fn classify(e: Evidence) -> RecoveryCase {
-    let fits = |p: Option<bool>, v: bool| p.is_none_or(|p| p == v);
-    ROWS.iter()
-        .find(|(b, v, z, _)| fits(*b, e.below) && fits(*v, e.valid_after) && fits(*z, e.zero_after))
-        .map_or(RecoveryCase::DurableDamage, |row| row.3)
-}
-
-/// The action columns of the decision table.
-pub(crate) fn action(case: RecoveryCase, mode: RecoveryMode) -> Action {
-    match (case, mode) {
-        (RecoveryCase::CleanEnd, _) => Action::Accept,
-        (_, RecoveryMode::Salvage) => Action::Truncate,
-        (RecoveryCase::DurableDamage, _) | (_, RecoveryMode::Strict) => Action::Fail,
-        (RecoveryCase::UnsyncedGap | RecoveryCase::TornTail, _) => Action::Truncate,
-    }
-}
-
-/// Frames dropped by a truncation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Dropped {
-    /// First dropped LSN.
-    pub from: Lsn,
-    /// LSN just past the last valid frame found after `from` (equal to `from` if none).
-    pub to: Lsn,
-    /// Valid frames found after the invalid one (and dropped with it).
-    pub valid_frames: u64,
-    /// The fault at `from`.
-    pub fault: String,
-}
-
-/// What opening the journal found and did.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct RecoveryReport {
-    /// A new journal was created.
-    pub created: bool,
-    /// Segment files validated.
-    pub segments_scanned: usize,
-    /// Valid frames read.
-    pub frames_scanned: u64,
-    /// Entries replayed into the state.
-    pub entries_replayed: u64,
-    /// Checkpoints replayed.
-    pub checkpoints_replayed: u64,
-    /// First LSN in the journal.
-    pub first_lsn: Lsn,
-    /// LSN where appends continue.
-    pub end_lsn: Lsn,
-    /// Highest durable frontier claimed by a valid frame.
-    pub durable_claim: Lsn,
-    /// The decision-table row that ended the scan (`None`: every segment was full).
-    pub case: Option<RecoveryCase>,
-    /// Non-zero bytes zeroed by truncation.
-    pub torn_bytes: u64,
-    /// What a truncation dropped.
-    pub dropped: Option<Dropped>,
-    /// Files removed: segments whose creation never completed, and empty segments past
-    /// the end (created afresh when needed). In a dry run, the files opening would remove.
-    pub removed_files: Vec<PathBuf>,
-    /// The segments, in LSN order.
-    pub segments: Vec<SegmentInfo>,
-    /// Nothing was changed: this is what opening would do ([`inspect`]).
-    pub dry_run: bool,
-    /// Time taken.
-    pub duration: Duration,
-}
+pub use report::{Dropped, Inspection, RecoveryReport, SegmentInfo};
+pub use table::RecoveryCase;
+use table::{action, classify, Action, Evidence};
 
 /// The recovered journal: its segments, state, and where appends continue.
 #[derive(Debug)]
@@ -153,32 +44,6 @@ pub(crate) struct Recovered {
     pub(crate) segments: Vec<Arc<Segment>>,
     pub(crate) state: State,
     pub(crate) report: RecoveryReport,
-}
-
-/// A segment as recovery found it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SegmentInfo {
-    /// The file.
-    pub path: PathBuf,
-    /// LSN of its first data byte.
-    pub base_lsn: Lsn,
-    /// LSN just past its data area.
-    pub end_lsn: Lsn,
-    /// File size, header included.
-    pub size_bytes: u64,
-    /// Creation time, Unix milliseconds.
-    pub created_at_ms: u64,
-}
-
-/// What [`inspect`] found: what opening would do, without doing it.
-#[derive(Clone, Debug)]
-pub struct Inspection {
-    /// The journal's identity.
-    pub journal_id: u128,
-    /// The report opening would produce (`dry_run` is set; nothing was changed).
-    pub report: RecoveryReport,
-    /// The state the recovered prefix folds to.
-    pub state: State,
 }
 
 /// Analyses the journal in `dir` as opening it in `mode` would — segments, replay, the
@@ -630,62 +495,4 @@ fn corrupt(path: &Path, lsn: u64, offset: u64, kind: CorruptionKind) -> Error {
         offset,
         kind,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decision_table_is_exhaustive_and_rows_do_not_overlap() {
-        for bits in 0..8u8 {
-            let e = Evidence {
-                below: bits & 1 != 0,
-                valid_after: bits & 2 != 0,
-                zero_after: bits & 4 != 0,
-            };
-            let fits = |p: Option<bool>, v: bool| p.is_none_or(|p| p == v);
-            let matching: Vec<_> = ROWS
-                .iter()
-                .filter(|(b, v, z, _)| {
-                    fits(*b, e.below) && fits(*v, e.valid_after) && fits(*z, e.zero_after)
-                })
-                .collect();
-            assert_eq!(
-                matching.len(),
-                1,
-                "evidence {e:?} matches {} rows",
-                matching.len()
-            );
-            assert_eq!(classify(e), matching[0].3);
-        }
-    }
-
-    #[test]
-    fn durable_damage_is_never_truncated_silently() {
-        assert_eq!(
-            action(RecoveryCase::DurableDamage, RecoveryMode::TolerateTornTail),
-            Action::Fail
-        );
-        assert_eq!(
-            action(RecoveryCase::DurableDamage, RecoveryMode::Strict),
-            Action::Fail
-        );
-        assert_eq!(
-            action(RecoveryCase::DurableDamage, RecoveryMode::Salvage),
-            Action::Truncate
-        );
-        assert_eq!(
-            action(RecoveryCase::TornTail, RecoveryMode::Strict),
-            Action::Fail
-        );
-        assert_eq!(
-            action(RecoveryCase::TornTail, RecoveryMode::TolerateTornTail),
-            Action::Truncate
-        );
-        assert_eq!(
-            action(RecoveryCase::CleanEnd, RecoveryMode::Strict),
-            Action::Accept
-        );
-    }
 }

@@ -1,0 +1,86 @@
+//! What recovery reports: the `RecoveryReport` of an open, the frames a truncation
+//! dropped, the segments found, and a dry run's `Inspection`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::RecoveryCase;
+use crate::lsn::Lsn;
+use crate::state::State;
+
+/// Frames dropped by a truncation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// First dropped LSN.
+    pub from: Lsn,
+    /// LSN just past the last valid frame found after `from` (equal to `from` if none).
+    pub to: Lsn,
+    /// Valid frames found after the invalid one (and dropped with it).
+    pub valid_frames: u64,
+    /// The fault at `from`.
+    pub fault: String,
+}
+
+/// What opening the journal found and did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RecoveryReport {
+    /// A new journal was created.
+    pub created: bool,
+    /// Segment files validated.
+    pub segments_scanned: usize,
+    /// Valid frames read.
+    pub frames_scanned: u64,
+    /// Entries replayed into the state.
+    pub entries_replayed: u64,
+    /// Checkpoints replayed.
+    pub checkpoints_replayed: u64,
+    /// First LSN in the journal.
+    pub first_lsn: Lsn,
+    /// LSN where appends continue.
+    pub end_lsn: Lsn,
+    /// Highest durable frontier claimed by a valid frame.
+    pub durable_claim: Lsn,
+    /// The decision-table row that ended the scan (`None`: every segment was full).
+    pub case: Option<RecoveryCase>,
+    /// Non-zero bytes zeroed by truncation.
+    pub torn_bytes: u64,
+    /// What a truncation dropped.
+    pub dropped: Option<Dropped>,
+    /// Files removed: segments whose creation never completed, and empty segments past
+    /// the end (created afresh when needed). In a dry run, the files opening would remove.
+    pub removed_files: Vec<PathBuf>,
+    /// The segments, in LSN order.
+    pub segments: Vec<SegmentInfo>,
+    /// Nothing was changed: this is what opening would do ([`inspect`]).
+    pub dry_run: bool,
+    /// Time taken.
+    pub duration: Duration,
+}
+
+/// A segment as recovery found it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SegmentInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// LSN of its first data byte.
+    pub base_lsn: Lsn,
+    /// LSN just past its data area.
+    pub end_lsn: Lsn,
+    /// File size, header included.
+    pub size_bytes: u64,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: u64,
+}
+
+/// What [`inspect`] found: what opening would do, without doing it.
+#[derive(Clone, Debug)]
+pub struct Inspection {
+    /// The journal's identity.
+    pub journal_id: u128,
+    /// The report opening would produce (`dry_run` is set; nothing was changed).
+    pub report: RecoveryReport,
+    /// The state the recovered prefix folds to.
+    pub state: State,
+}
