@@ -343,18 +343,25 @@ impl Frontier {
     /// [`Error::Poisoned`].
     pub fn wait_durable(&self, lsn: Lsn, timeout: Duration) -> Result<Lsn> {
         let frontier = self;
-        let deadline = std::time::Instant::now() + timeout;
+        // A timeout too large to add to the clock waits without a deadline.
+        let deadline = std::time::Instant::now().checked_add(timeout);
         let mut guard = lock(&frontier.waiters);
         loop {
             frontier.check_poison()?;
             let durable = frontier.durable();
-            let now = std::time::Instant::now();
-            if durable > lsn || now >= deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if durable > lsn || left.is_some_and(|l| l.is_zero()) {
                 return Ok(durable);
             }
-            guard = match frontier.durable_changed.wait_timeout(guard, deadline - now) {
-                Ok((g, _)) => g,
-                Err(poisoned) => poisoned.into_inner().0,
+            guard = match left {
+                Some(left) => match frontier.durable_changed.wait_timeout(guard, left) {
+                    Ok((g, _)) => g,
+                    Err(poisoned) => poisoned.into_inner().0,
+                },
+                None => match frontier.durable_changed.wait(guard) {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                },
             };
         }
     }

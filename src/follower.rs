@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::checkpoint::CheckpointRecord;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
@@ -173,19 +173,7 @@ impl JournalReader {
     /// # Errors
     /// As [`JournalReader::try_next`].
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Frame>> {
-        let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_micros(10);
-        loop {
-            if let Some(frame) = self.try_next()? {
-                return Ok(Some(frame));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(1));
-        }
+        crate::reader::poll_until(timeout, || self.try_next())
     }
 
     fn segment_for(&mut self, pos: u64) -> Result<Option<Arc<Segment>>> {

@@ -85,19 +85,7 @@ impl Reader {
     /// # Errors
     /// As [`Reader::try_next`].
     pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Frame>> {
-        let deadline = std::time::Instant::now() + timeout;
-        let mut pause = std::time::Duration::from_micros(10);
-        loop {
-            if let Some(frame) = self.step()? {
-                return Ok(Some(frame));
-            }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(std::time::Duration::from_millis(1));
-        }
+        poll_until(timeout, || self.step())
     }
 
     fn segment_for(&mut self, pos: u64) -> Option<Arc<Segment>> {
@@ -173,6 +161,27 @@ impl Reader {
             first: Lsn(first),
             end: Lsn(self.log.frontier.published()),
         }
+    }
+}
+
+/// Calls `step` until it yields a frame or `timeout` passes, sleeping between calls with
+/// a backoff from 10 µs to 1 ms. A timeout too large to add to the clock waits forever.
+pub(crate) fn poll_until(
+    timeout: std::time::Duration,
+    mut step: impl FnMut() -> Result<Option<Frame>>,
+) -> Result<Option<Frame>> {
+    let deadline = std::time::Instant::now().checked_add(timeout);
+    let mut pause = std::time::Duration::from_micros(10);
+    loop {
+        if let Some(frame) = step()? {
+            return Ok(Some(frame));
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return Ok(None);
+        }
+        std::thread::sleep(left.map_or(pause, |l| pause.min(l)));
+        pause = (pause * 2).min(std::time::Duration::from_millis(1));
     }
 }
 
