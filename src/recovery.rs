@@ -180,7 +180,7 @@ fn drop_empty_tail(
                 .remove_file(&seg.path)
                 .map_err(|e| Error::io(&seg.path, "remove segment", e))?;
         }
-        report.removed_files.push(seg.path.clone());
+        report.empty_segments_removed.push(seg.path.clone());
     }
     if ctx.apply && !empty.is_empty() {
         ctx.storage

@@ -79,7 +79,7 @@ fn check_open(open: &Value, entries: u64) {
     );
     has(
         report,
-        "durable_claim case torn_bytes dropped removed_files",
+        "durable_claim case torn_bytes dropped removed_files empty_segments_removed",
     );
     has(report, "duration_ms");
     assert_eq!(report["entries_replayed"].as_u64(), Some(entries));

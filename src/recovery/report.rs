@@ -48,9 +48,13 @@ pub struct RecoveryReport {
     pub torn_bytes: u64,
     /// What a truncation dropped.
     pub dropped: Option<Dropped>,
-    /// Files removed: segments whose creation never completed, and empty segments past
-    /// the end (created afresh when needed). In a dry run, the files opening would remove.
+    /// Segments removed because their creation never completed (a header that never
+    /// reached the disk). In a dry run, the files opening would remove.
     pub removed_files: Vec<PathBuf>,
+    /// Empty segments past the end (a preallocated spare, or one created just before a
+    /// crash), removed so that appends create them afresh with a synced header. In a
+    /// dry run, the files opening would remove.
+    pub empty_segments_removed: Vec<PathBuf>,
     /// The segments, in LSN order.
     pub segments: Vec<SegmentInfo>,
     /// Nothing was changed: this is what opening would do ([`inspect`]).

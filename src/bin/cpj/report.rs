@@ -24,6 +24,7 @@ pub(crate) struct ReportJson {
     torn_bytes: u64,
     dropped: Option<DroppedJson>,
     removed_files: Vec<String>,
+    empty_segments_removed: Vec<String>,
     duration_ms: f64,
 }
 
@@ -61,6 +62,11 @@ impl ReportJson {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
+            empty_segments_removed: report
+                .empty_segments_removed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             duration_ms: millis(report.duration),
         }
     }
@@ -95,6 +101,21 @@ pub(crate) fn case_words(case: Option<RecoveryCase>) -> &'static str {
 }
 
 /// The report as labelled lines, indented by two spaces.
+/// One line per removed (or to be removed) segment file, with the reason.
+fn removals(report: &RecoveryReport) -> impl Iterator<Item = String> + '_ {
+    let unfinished = report
+        .removed_files
+        .iter()
+        .map(|p| (p, "its creation never completed"));
+    let empty = report
+        .empty_segments_removed
+        .iter()
+        .map(|p| (p, "empty, past the end: created afresh when needed"));
+    unfinished
+        .chain(empty)
+        .map(|(path, why)| format!("{} ({why})", path.display()))
+}
+
 pub(crate) fn human(report: &RecoveryReport) -> Vec<String> {
     let (zero, remove, drop) = if report.dry_run {
         ("would zero", "would remove", "would drop")
@@ -145,11 +166,8 @@ pub(crate) fn human(report: &RecoveryReport) -> Vec<String> {
             ),
         );
     }
-    for path in &report.removed_files {
-        add(
-            remove,
-            format!("{} (its creation never completed)", path.display()),
-        );
+    for line in removals(report) {
+        add(remove, line);
     }
     let replayed = report.first_lsn.0.abs_diff(report.end_lsn.0);
     add(
