@@ -207,6 +207,7 @@ fn same_outcome(dry: &RecoveryReport, real: &RecoveryReport) {
             r.torn_bytes,
             r.dropped.clone(),
             r.removed_files.clone(),
+            r.empty_segments_removed.clone(),
         )
     };
     assert_eq!(key(dry), key(real), "inspect {dry:?} but open {real:?}");
