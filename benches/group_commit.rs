@@ -26,10 +26,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::hint::black_box;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -101,7 +100,7 @@ struct FdatasyncRef {
 impl FdatasyncRef {
     fn new() -> FdatasyncRef {
         let dir = common::scratch_dir();
-        let file = fallocated_file(dir.path(), "fdatasync", REF_FILE_BYTES);
+        let file = common::fallocated_file(dir.path(), "fdatasync", REF_FILE_BYTES);
         FdatasyncRef {
             file,
             at: 0,
@@ -149,20 +148,6 @@ struct WriterRun {
     flushes: u64,
     /// Fewest and most appends acknowledged to one thread.
     per_thread_min_max: (usize, usize),
-}
-
-fn fallocated_file(dir: &Path, name: &str, len: u64) -> File {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dir.join(name))
-        .expect("create a scratch file");
-    let len_i64 = i64::try_from(len).expect("scratch length fits off_t");
-    nix::fcntl::fallocate(&file, nix::fcntl::FallocateFlags::empty(), 0, len_i64)
-        .expect("fallocate a scratch file");
-    file
 }
 
 fn entry(i: u64) -> Entry {

@@ -60,6 +60,14 @@ impl Segments {
     pub(crate) fn active(&self) -> Option<&(u64, Arc<Segment>)> {
         self.writable.back()
     }
+
+    /// The writable segment of `generation` (the tail's 28-bit field), newest first.
+    fn writable_for(&self, generation: u64) -> Option<&(u64, Arc<Segment>)> {
+        self.writable
+            .iter()
+            .rev()
+            .find(|(g, _)| g & GENERATION_MASK == generation)
+    }
 }
 
 /// The shared writer state of one open journal.
@@ -152,10 +160,9 @@ impl Log {
     #[inline]
     fn append_chunk(&self, chunk: &[Entry]) -> Result<(Lsn, Lsn)> {
         let len = region::entries_frame_len(chunk.len());
-        let lsn = self.append_frame(len, |seg, at, lsn, durable| {
+        self.append_frame(len, |seg, at, lsn, durable| {
             region::write_entries(seg.data(), at, lsn, durable, chunk);
-        })?;
-        Ok((lsn, Lsn(lsn.0 + len as u64)))
+        })
     }
 
     /// Appends one frame with an opaque payload.
@@ -169,22 +176,26 @@ impl Log {
                 max,
             });
         }
-        let lsn = self.append_frame(len, |seg, at, lsn, durable| {
+        self.append_frame(len, |seg, at, lsn, durable| {
             region::write_bytes(seg.data(), at, lsn, durable, kind, payload);
-        })?;
-        Ok((lsn, Lsn(lsn.0 + len as u64)))
+        })
     }
 
     /// Appends an empty padding frame: a marker whose header carries the durable frontier.
     pub(crate) fn append_marker(&self) -> Result<(Lsn, Lsn)> {
-        let lsn = self.append_frame(FRAME_HEADER_LEN, |seg, at, lsn, durable| {
+        self.append_frame(FRAME_HEADER_LEN, |seg, at, lsn, durable| {
             region::write_padding(seg.data(), at, lsn, durable, FRAME_HEADER_LEN);
-        })?;
-        Ok((lsn, Lsn(lsn.0 + FRAME_HEADER_LEN as u64)))
+        })
     }
 
+    /// Reserves `len` bytes, writes the frame with `write` and publishes it; returns the
+    /// frame's LSN and the LSN just past it.
     #[inline]
-    fn append_frame(&self, len: usize, write: impl Fn(&Segment, usize, u64, u64)) -> Result<Lsn> {
+    fn append_frame(
+        &self,
+        len: usize,
+        write: impl Fn(&Segment, usize, u64, u64),
+    ) -> Result<(Lsn, Lsn)> {
         self.frontier.check_poison()?;
         let len = len as u64;
         let mut round = 0;
@@ -196,7 +207,7 @@ impl Log {
                         let lsn = seg.base() + offset;
                         let at = seg.word_at(lsn);
                         write(seg, at, lsn, self.frontier.durable_hint());
-                        Some(Lsn(lsn))
+                        Some((Lsn(lsn), Lsn(lsn + len)))
                     }
                     Reservation::MustRoll { offset, .. } => {
                         self.pad_to_end(seg, offset);
@@ -205,8 +216,8 @@ impl Log {
                     Reservation::Full { .. } => None,
                 }
             })?;
-            if let Some(lsn) = outcome {
-                return Ok(lsn);
+            if let Some(frame) = outcome {
+                return Ok(frame);
             }
             self.roll(generation)?;
             sync::backoff(&mut round);
@@ -266,12 +277,8 @@ impl Log {
     }
 
     fn lookup_writable(&self, generation: u64) -> Result<CachedSegment> {
-        let table = lock(&self.segments);
-        table
-            .writable
-            .iter()
-            .rev()
-            .find(|(g, _)| g & GENERATION_MASK == generation)
+        lock(&self.segments)
+            .writable_for(generation)
             .map(|(g, s)| CachedSegment {
                 log_uid: self.uid,
                 generation: *g,
@@ -433,10 +440,7 @@ impl Log {
         let table = lock(&self.segments);
         let (generation, offset) = self.tail.load();
         table
-            .writable
-            .iter()
-            .rev()
-            .find(|(g, _)| g & GENERATION_MASK == generation)
+            .writable_for(generation)
             .map_or(Lsn(self.frontier.published()), |(_, s)| {
                 Lsn(s.base() + offset.min(s.capacity()))
             })

@@ -22,8 +22,7 @@ use crate::format::frame::FRAME_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::region;
 use crate::sync::{
-    self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, MutexGuard, Ordering,
-    TryLockError,
+    self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, Ordering, TryLockError,
 };
 
 /// Frontier state shared by appenders, flushers and readers.
@@ -171,13 +170,20 @@ impl Frontier {
                 return Ok(self.durable_now());
             }
             let epoch = *lock(&self.waiters);
-            match self.flush_lock.try_lock() {
-                Ok(guard) => return self.lead(lsn, group, target, guard),
-                Err(TryLockError::Poisoned(p)) => {
-                    return self.lead(lsn, group, target, p.into_inner())
+            let guard = match self.flush_lock.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    self.follow(epoch, lsn);
+                    continue;
                 }
-                Err(TryLockError::WouldBlock) => self.follow(epoch, lsn),
-            }
+            };
+            let outcome = self.lead(lsn, group, target);
+            // Followers sleep until the flush epoch moves: it moves after every lead,
+            // whatever its outcome.
+            drop(guard);
+            self.wake_waiters();
+            return outcome;
         }
     }
 
@@ -197,22 +203,11 @@ impl Frontier {
         }
     }
 
-    /// The leader's flush: everything published, synced, then the frontier moved.
-    fn lead(
-        &self,
-        lsn: u64,
-        group: GroupCommit,
-        target: &impl FlushTarget,
-        guard: MutexGuard<'_, ()>,
-    ) -> Result<u64> {
-        if let Err(e) = self.check_poison() {
-            drop(guard);
-            self.wake_waiters();
-            return Err(e);
-        }
+    /// The leader's flush, with `flush_lock` held: everything published, synced, then
+    /// the frontier moved.
+    fn lead(&self, lsn: u64, group: GroupCommit, target: &impl FlushTarget) -> Result<u64> {
+        self.check_poison()?;
         if self.durable_now() >= lsn {
-            drop(guard);
-            self.wake_waiters();
             return Ok(self.durable_now());
         }
         self.gather(group, target);
@@ -239,8 +234,6 @@ impl Frontier {
             }
             Err(err) => self.poison(err),
         }
-        drop(guard);
-        self.wake_waiters();
         outcome.map(|()| published)
     }
 

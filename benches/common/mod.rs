@@ -161,14 +161,13 @@ pub(crate) enum Prefault {
     PopulateWrite,
 }
 
-/// Creates `dir/name` (0600), allocates `len` bytes with fallocate and maps it shared
-/// and read-write, prefaulted as `prefault` says: the steps of segment creation, without
-/// the header.
+/// A new scratch file `name` in `dir` of `len` bytes, mode 0600, its blocks allocated
+/// with `fallocate` (as a segment's are).
 ///
 /// # Panics
 /// On any I/O error (a bench cannot continue without its scratch file).
 #[must_use]
-pub(crate) fn segment_like(dir: &Path, name: &str, len: u64, prefault: Prefault) -> MmapMut {
+pub(crate) fn fallocated_file(dir: &Path, name: &str, len: u64) -> std::fs::File {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -179,6 +178,18 @@ pub(crate) fn segment_like(dir: &Path, name: &str, len: u64, prefault: Prefault)
     let len_i64 = i64::try_from(len).expect("scratch length fits off_t");
     nix::fcntl::fallocate(&file, nix::fcntl::FallocateFlags::empty(), 0, len_i64)
         .expect("fallocate a scratch file");
+    file
+}
+
+/// Creates `dir/name` (0600), allocates `len` bytes with fallocate and maps it shared
+/// and read-write, prefaulted as `prefault` says: the steps of segment creation, without
+/// the header.
+///
+/// # Panics
+/// On any I/O error (a bench cannot continue without its scratch file).
+#[must_use]
+pub(crate) fn segment_like(dir: &Path, name: &str, len: u64, prefault: Prefault) -> MmapMut {
+    let file = fallocated_file(dir, name, len);
     let mut options = MmapOptions::new();
     options.len(usize::try_from(len).expect("scratch length fits usize"));
     if prefault == Prefault::MapPopulate {
