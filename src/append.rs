@@ -19,6 +19,7 @@ use crate::format::limits::BATCH_ENTRIES_MAX;
 use crate::lsn::Lsn;
 use crate::region::{self, classify, Reservation, Tail, GENERATION_MASK};
 use crate::segment::Segment;
+use crate::stats::counters::{AppendCounters, CounterBlock, ThreadCounters};
 use crate::storage::Storage;
 use crate::sync::{self, lock, Arc, AtomicU64, Mutex, Ordering};
 
@@ -34,6 +35,8 @@ struct CachedSegment {
     log_uid: u64,
     generation: u64,
     segment: Arc<Segment>,
+    /// This thread's append counters for this log (stats).
+    counters: CounterBlock,
 }
 
 /// The segment table. Guarded by `Log::segments`.
@@ -59,6 +62,11 @@ impl Segments {
 
     pub(crate) fn active(&self) -> Option<&(u64, Arc<Segment>)> {
         self.writable.back()
+    }
+
+    /// The next segment is already created (stats).
+    pub(crate) fn has_spare(&self) -> bool {
+        self.spare.is_some()
     }
 
     /// The writable segment of `generation` (the tail's 28-bit field), newest first.
@@ -92,6 +100,9 @@ pub(crate) struct Log {
     pub(crate) group_commit: GroupCommit,
     /// The preallocator's request channel and thread; both taken by `stop_preallocator`.
     preallocator: Mutex<Option<(mpsc::Sender<u64>, std::thread::JoinHandle<()>)>>,
+    // --- stats (Journal::stats) ---
+    /// Per-thread append counts, bumped where a frame is written.
+    pub(crate) appends: AppendCounters,
 }
 
 impl Log {
@@ -133,6 +144,7 @@ impl Log {
             frontier: Frontier::new(end.0),
             group_commit: GroupCommit::default(),
             preallocator: Mutex::new(None),
+            appends: AppendCounters::default(),
         }
     }
 
@@ -160,7 +172,8 @@ impl Log {
     #[inline]
     fn append_chunk(&self, chunk: &[Entry]) -> Result<(Lsn, Lsn)> {
         let len = region::entries_frame_len(chunk.len());
-        self.append_frame(len, |seg, at, lsn, durable| {
+        let tally = (FrameKind::Entries, chunk.len());
+        self.append_frame(len, tally, |seg, at, lsn, durable| {
             region::write_entries(seg.data(), at, lsn, durable, chunk);
         })
     }
@@ -176,24 +189,27 @@ impl Log {
                 max,
             });
         }
-        self.append_frame(len, |seg, at, lsn, durable| {
+        self.append_frame(len, (kind, 0), |seg, at, lsn, durable| {
             region::write_bytes(seg.data(), at, lsn, durable, kind, payload);
         })
     }
 
     /// Appends an empty padding frame: a marker whose header carries the durable frontier.
     pub(crate) fn append_marker(&self) -> Result<(Lsn, Lsn)> {
-        self.append_frame(FRAME_HEADER_LEN, |seg, at, lsn, durable| {
+        let tally = (FrameKind::Padding, 0);
+        self.append_frame(FRAME_HEADER_LEN, tally, |seg, at, lsn, durable| {
             region::write_padding(seg.data(), at, lsn, durable, FRAME_HEADER_LEN);
         })
     }
 
     /// Reserves `len` bytes, writes the frame with `write` and publishes it; returns the
-    /// frame's LSN and the LSN just past it.
+    /// frame's LSN and the LSN just past it. `tally` (the frame's kind and entry count)
+    /// goes to this thread's append counters.
     #[inline]
     fn append_frame(
         &self,
         len: usize,
+        tally: (FrameKind, usize),
         write: impl Fn(&Segment, usize, u64, u64),
     ) -> Result<(Lsn, Lsn)> {
         self.frontier.check_poison()?;
@@ -201,12 +217,13 @@ impl Log {
         let mut round = 0;
         loop {
             let (generation, offset) = self.tail.reserve(len);
-            let outcome = self.with_segment(generation, |seg| {
+            let outcome = self.with_segment(generation, |seg, counters| {
                 match classify(generation, offset, len, seg.capacity()) {
                     Reservation::Fits { offset, .. } => {
                         let lsn = seg.base() + offset;
                         let at = seg.word_at(lsn);
                         write(seg, at, lsn, self.frontier.durable_hint());
+                        counters.record(tally.0, tally.1, len);
                         Some((Lsn(lsn), Lsn(lsn + len)))
                     }
                     Reservation::MustRoll { offset, .. } => {
@@ -253,9 +270,14 @@ impl Log {
         // Fewer than a header's bytes left: they stay zero, and readers skip them.
     }
 
-    /// Runs `f` on the segment of `generation`, from the thread's cache when it can.
+    /// Runs `f` on the segment of `generation` and this thread's append counters, from
+    /// the thread's cache when it can.
     #[inline]
-    fn with_segment<R>(&self, generation: u64, f: impl FnOnce(&Segment) -> R) -> Result<R> {
+    fn with_segment<R>(
+        &self,
+        generation: u64,
+        f: impl FnOnce(&Segment, &ThreadCounters) -> R,
+    ) -> Result<R> {
         let active = self.active_generation.load(Ordering::Acquire); // pairs with roll's Release
         WRITE_CACHE.with(|cell| {
             let mut cache = cell.borrow_mut();
@@ -265,26 +287,38 @@ impl Log {
                     && active.wrapping_sub(c.generation) < WRITABLE_KEPT as u64
             });
             if !hit {
-                *cache = Some(self.lookup_writable(generation)?);
+                let counters = cache
+                    .take()
+                    .filter(|c| c.log_uid == self.uid)
+                    .map(|c| c.counters);
+                *cache = Some(self.lookup_writable(generation, counters)?);
             }
             // `f` runs on the cached segment while the cache is borrowed (no `Arc`
             // clone): it never re-enters the cache (a roll runs after it returns).
             match cache.as_ref() {
-                Some(c) => Ok(f(&c.segment)),
+                Some(c) => Ok(f(&c.segment, &c.counters)),
                 None => Err(self.lost_generation(generation)),
             }
         })
     }
 
-    fn lookup_writable(&self, generation: u64) -> Result<CachedSegment> {
-        lock(&self.segments)
+    /// The cache entry for `generation`, keeping `counters` (this thread's block for
+    /// this log, if the cache held it) or finding the block in the registry.
+    fn lookup_writable(
+        &self,
+        generation: u64,
+        counters: Option<CounterBlock>,
+    ) -> Result<CachedSegment> {
+        let segment = lock(&self.segments)
             .writable_for(generation)
-            .map(|(g, s)| CachedSegment {
-                log_uid: self.uid,
-                generation: *g,
-                segment: Arc::clone(s),
-            })
-            .ok_or_else(|| self.lost_generation(generation))
+            .map(|(g, s)| (*g, Arc::clone(s)))
+            .ok_or_else(|| self.lost_generation(generation))?;
+        Ok(CachedSegment {
+            log_uid: self.uid,
+            generation: segment.0,
+            segment: segment.1,
+            counters: counters.unwrap_or_else(|| self.appends.for_this_thread()),
+        })
     }
 
     #[cold]

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::format::frame::FRAME_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::region;
+use crate::stats::counters::FlushCounters;
 use crate::sync::{
     self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, Ordering, TryLockError,
 };
@@ -46,6 +47,9 @@ pub struct Frontier {
     /// whenever the durable frontier or the poison flag changes; followers and
     /// `wait_durable` sleep on `durable_changed` with it held.
     waiters: Mutex<u64>,
+    // --- stats (Journal::stats) ---
+    /// Syncs' bytes and latency histogram, recorded by the leader.
+    pub(crate) flush_stats: FlushCounters,
 }
 
 impl Frontier {
@@ -61,6 +65,7 @@ impl Frontier {
             flushes: AtomicU64::new(0),
             durable_changed: Condvar::new(),
             waiters: Mutex::new(0),
+            flush_stats: FlushCounters::default(),
         }
     }
 
@@ -224,9 +229,11 @@ impl Frontier {
         }
         let from = self.durable_now();
         let _span = tracing::debug_span!("flush", from, to = published).entered();
+        let started = std::time::Instant::now();
         let outcome = target.sync(from, published);
         match &outcome {
             Ok(()) => {
+                self.flush_stats.record(published - from, started.elapsed());
                 self.flushes.fetch_add(1, Ordering::Relaxed);
                 debug_assert!(published >= from);
                 // Release: pairs with the Acquire in `Frontier::durable`.

@@ -267,6 +267,15 @@ impl Journal {
         self.log.frontier.flush_count()
     }
 
+    // --- stats (Journal::stats) ---
+    /// Counters and frontiers now: appends, flushes and their latency, the frontiers and
+    /// the lags between them, segments, poisoning. Cheap (no appender waits for it);
+    /// see [`crate::stats`].
+    #[must_use]
+    pub fn stats(&self) -> crate::stats::Stats {
+        crate::stats::live(&self.log)
+    }
+
     /// Flushes, writes a marker frame that claims everything before it durable (so damage
     /// anywhere in the journal is recognised as such on the next open), flushes again,
     /// and releases the lock.

@@ -18,6 +18,8 @@ pub mod options;
 pub mod reader;
 pub mod recovery;
 pub mod state;
+// --- stats (Journal::stats) ---
+pub mod stats;
 pub mod storage;
 
 pub mod follower;
@@ -48,3 +50,5 @@ pub use options::{Durability, Options, RecoveryMode};
 pub use reader::{Frame, Reader};
 pub use recovery::{inspect, Inspection, RecoveryCase, RecoveryReport, SegmentInfo};
 pub use state::{SourceState, State};
+// --- stats (Journal::stats) ---
+pub use stats::{FileStats, Stats, StatsSource};

@@ -66,3 +66,40 @@ pub(crate) fn backoff(round: &mut u32) {
         thread::yield_now();
     }
 }
+
+// --- stats (Journal::stats) ---
+
+/// A statistics counter: std's atomic in every build, like [`next_uid`]. Counters feed
+/// `Journal::stats()` only; no protocol decision reads them, so loom has nothing to
+/// check in them (and modelling them would multiply its interleavings for nothing).
+#[derive(Debug, Default)]
+pub(crate) struct StatCell(std::sync::atomic::AtomicU64);
+
+impl StatCell {
+    /// Adds `n` from the counter's only writer: a load and a store, no read-modify-write
+    /// instruction (the owning thread is the only one that ever stores).
+    #[inline]
+    pub(crate) fn bump_single_writer(&self, n: u64) {
+        let now = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        self.0
+            .store(now.wrapping_add(n), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Adds `n` from any thread.
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Raises the counter to `n` if it is lower, from any thread.
+    #[inline]
+    pub(crate) fn raise_to(&self, n: u64) {
+        self.0.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The current value (a moment's reading; counters only grow).
+    #[inline]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
