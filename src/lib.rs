@@ -20,6 +20,8 @@ pub mod recovery;
 pub mod state;
 // --- stats (Journal::stats) ---
 pub mod stats;
+// Changelog ring: a bounded lock-free ring drained into the journal.
+pub mod ring;
 pub mod storage;
 
 pub mod follower;
@@ -52,3 +54,8 @@ pub use recovery::{inspect, Inspection, RecoveryCase, RecoveryReport, SegmentInf
 pub use state::{SourceState, State};
 // --- stats (Journal::stats) ---
 pub use stats::{FileStats, Stats, StatsSource};
+// Changelog ring.
+pub use ring::{
+    ChangelogRing, DrainerThread, OverflowPolicy, Pushed, RingDrainer, RingMonitor, RingProducer,
+    RingStats,
+};
