@@ -101,6 +101,27 @@ pub enum Error {
         /// Next LSN to be written.
         end: Lsn,
     },
+    // Compaction.
+    /// The segments start after LSN 0, so the state before them must come from a
+    /// snapshot, and no snapshot that validates covers them.
+    SnapshotMissing {
+        /// The journal directory.
+        dir: PathBuf,
+        /// LSN the first segment starts at (or, with no segment left, the newest
+        /// snapshot's LSN).
+        first_lsn: Lsn,
+        /// Each snapshot tried and why it was not usable.
+        tried: Vec<String>,
+    },
+    /// A read asked for frames that compaction has folded into a snapshot and retired.
+    Compacted {
+        /// The LSN asked for.
+        requested: Lsn,
+        /// Oldest LSN still in the journal.
+        oldest_available: Lsn,
+        /// The newest snapshot's LSN: the state up to it is in [`crate::Journal::state`].
+        snapshot_lsn: Lsn,
+    },
 }
 
 /// Where and how acknowledged data is damaged.
@@ -196,6 +217,20 @@ impl fmt::Display for Error {
                 f,
                 "LSN {lsn} is not the start of a frame in this journal (frames span {first}..{end}); \
                  use an LSN returned by append or read"
+            ),
+            Error::SnapshotMissing { dir, first_lsn, tried } => write!(
+                f,
+                "{} starts at LSN {first_lsn} but no valid snapshot covers the frames before \
+                 it (tried: {}); restore the missing *.snap or *.seg files from a backup — \
+                 the journal will not replay from a wrong point",
+                dir.display(),
+                if tried.is_empty() { "none found".to_owned() } else { tried.join("; ") }
+            ),
+            Error::Compacted { requested, oldest_available, snapshot_lsn } => write!(
+                f,
+                "LSN {requested} was compacted away (the journal now starts at \
+                 {oldest_available}); restart from the snapshot at LSN {snapshot_lsn}: take \
+                 the state from Journal::state and read from {oldest_available}"
             ),
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::append::Log;
 use crate::checkpoint::CheckpointRecord;
+use crate::compaction::{CompactionReport, Compactor};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::flush::{self, GroupCommit, IntervalFlusher};
@@ -30,6 +31,8 @@ pub struct Journal {
     flusher: Mutex<Option<IntervalFlusher>>,
     /// Set by `close_without_flush`: drop skips the final flush and marker.
     abandoned: bool,
+    /// Compaction: snapshots and segment retirement.
+    compactor: Arc<Compactor>,
     _lock: Box<dyn DirLock>,
 }
 
@@ -102,10 +105,16 @@ impl Journal {
             Durability::Interval(every) => Some(IntervalFlusher::start(&log, every)),
             _ => None,
         };
+        let compactor = Arc::new(Compactor::new(
+            state.clone(),
+            options.keep_snapshots,
+            report.snapshot.as_ref().map(|s| s.lsn),
+        ));
         Ok(Journal {
             log,
             options,
             report,
+            compactor,
             state: Mutex::new(state),
             flusher: Mutex::new(flusher),
             abandoned: false,
@@ -209,6 +218,13 @@ impl Journal {
     pub fn read_from(&self, lsn: Lsn) -> Result<Reader> {
         let first = self.first_lsn();
         let end = self.end_lsn();
+        if let Some(snapshot_lsn) = self.compactor.newest_snapshot().filter(|_| lsn < first) {
+            return Err(Error::Compacted {
+                requested: lsn,
+                oldest_available: first,
+                snapshot_lsn,
+            });
+        }
         if lsn < first || lsn > end || !lsn.0.is_multiple_of(8) {
             return Err(Error::InvalidLsn { lsn, first, end });
         }
@@ -241,6 +257,27 @@ impl Journal {
         }
         state.end = state.end.max(Lsn(self.log.frontier.published()));
         Ok(state.clone())
+    }
+
+    /// Compacts: writes a snapshot of the durable state (flushing first) and retires
+    /// the segments no kept snapshot needs (see [`Options::keep_snapshots`]); returns
+    /// the snapshot's LSN. Appends continue meanwhile.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`], the failing I/O (nothing acknowledged is lost: the journal
+    /// still opens from the previous snapshot), or [`Error::TooLarge`] for a state
+    /// over the snapshot limit.
+    pub fn compact(&self) -> Result<Lsn> {
+        Ok(self
+            .compactor
+            .run(&self.log, &self.state, None)?
+            .snapshot_lsn)
+    }
+
+    /// What the last [`Journal::compact`] of this process did.
+    #[must_use]
+    pub fn last_compaction(&self) -> Option<CompactionReport> {
+        self.compactor.last_report()
     }
 
     /// What opening found and did.

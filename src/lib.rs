@@ -36,13 +36,17 @@ pub mod protocol {
 }
 
 mod append;
+// Compaction.
+mod compaction;
 pub(crate) mod flush;
 mod journal;
 mod region;
 mod segment;
+mod snapshot;
 mod sync;
 
 pub use checkpoint::{CheckpointRecord, OperatorState};
+pub use compaction::CompactionReport;
 pub use entry::{Entry, Op};
 pub use error::{Corruption, CorruptionKind, Error, Result};
 pub use follower::JournalReader;
@@ -51,6 +55,7 @@ pub use lsn::Lsn;
 pub use options::{Durability, Options, RecoveryMode};
 pub use reader::{Frame, Reader};
 pub use recovery::{inspect, Inspection, RecoveryCase, RecoveryReport, SegmentInfo};
+pub use recovery::{SkippedSnapshot, SnapshotInfo};
 pub use state::{SourceState, State};
 // --- stats (Journal::stats) ---
 pub use stats::{FileStats, Stats, StatsSource};

@@ -68,6 +68,10 @@ pub struct Options {
     /// `Sync` mode: a waiting leader syncs at once when this many bytes are pending
     /// (zero: no byte bound).
     pub group_commit_max_bytes: u64,
+    // Compaction.
+    /// Snapshots kept by compaction (at least 1; default 2). The segments the oldest
+    /// kept one needs are kept too, so open can fall back to it if a newer one is damaged.
+    pub keep_snapshots: usize,
 }
 
 impl Default for Options {
@@ -80,6 +84,7 @@ impl Default for Options {
             preallocate: true,
             group_commit_max_delay: Duration::ZERO,
             group_commit_max_bytes: 0,
+            keep_snapshots: 2,
         }
     }
 }
@@ -128,6 +133,13 @@ impl Options {
         self
     }
 
+    /// Sets how many snapshots compaction keeps (see the field).
+    #[must_use]
+    pub fn keep_snapshots(mut self, keep: usize) -> Options {
+        self.keep_snapshots = keep;
+        self
+    }
+
     /// Checks every field; each invalid value is an error naming the field.
     ///
     /// # Errors
@@ -152,6 +164,12 @@ impl Options {
                     "{:?} would hold every Sync append that long; at most 1 s is allowed",
                     self.group_commit_max_delay
                 ),
+            });
+        }
+        if self.keep_snapshots == 0 {
+            return Err(Error::InvalidOptions {
+                field: "keep_snapshots",
+                reason: "0 would delete the snapshot open starts from; keep at least 1".into(),
             });
         }
         if let Durability::Interval(d) = self.durability {

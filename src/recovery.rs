@@ -27,15 +27,20 @@ use crate::options::RecoveryMode;
 use crate::region;
 use crate::segment::{self, Segment};
 use crate::state::State;
-use crate::storage::{SharedWord, Storage, Words};
+use crate::storage::{Storage, Words};
 use crate::sync::{Arc, Ordering};
 
 mod report;
+// Compaction: the snapshot open starts from.
+mod snapshots;
 mod table;
+mod zero;
 
 pub use report::{Dropped, Inspection, RecoveryReport, SegmentInfo};
+pub use snapshots::{SkippedSnapshot, SnapshotInfo};
 pub use table::RecoveryCase;
 use table::{action, classify, Action, Evidence};
+use zero::next_non_zero;
 
 /// The recovered journal: its segments, state, and where appends continue.
 #[derive(Debug)]
@@ -119,13 +124,15 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
             .map_err(|e| Error::io(ctx.dir, "fsync directory", e))?;
     }
     let Some(first) = segments.first() else {
+        snapshots::refuse_orphans(ctx)?;
         return Ok(None);
     };
     let journal_id = first.header.journal_id;
     report.first_lsn = Lsn(first.base());
     report.segments_scanned = segments.len();
-    let mut state = State::default();
-    let end = scan(&segments, &mut state, &mut report)?;
+    let start = snapshots::choose(ctx, &segments, &mut report)?;
+    let mut state = start.state;
+    let end = scan(&segments, start.from, &mut state, &mut report)?;
     let end = match end {
         ScanEnd::Full(end) => end,
         ScanEnd::Invalid { pos, fault, claim } => {
@@ -295,18 +302,19 @@ enum ScanEnd {
     },
 }
 
-/// Replays valid frames in order until the first invalid one.
+/// Replays valid frames in order from `from` until the first invalid one.
 fn scan(
     segments: &[Arc<Segment>],
+    from: u64,
     state: &mut State,
     report: &mut RecoveryReport,
 ) -> Result<ScanEnd> {
     let mut claim = 0u64;
     let mut scratch = Vec::new();
     let mut entries = Vec::new();
-    let mut end = segments.first().map_or(0, |s| s.base());
-    for seg in segments {
-        let mut pos = seg.base();
+    let mut end = segments.first().map_or(0, |s| s.base()).max(from);
+    for seg in segments.iter().filter(|s| s.end() > from) {
+        let mut pos = seg.base().max(from);
         while seg.end() - pos >= FRAME_HEADER_LEN as u64 {
             let at = seg.word_at(pos);
             let room = usize::try_from(seg.end() - pos).unwrap_or(usize::MAX);
@@ -437,31 +445,6 @@ fn look_ahead(segments: &[Arc<Segment>], pos: u64) -> LookAhead {
         }
     }
     out
-}
-
-/// Words tested together by [`next_non_zero`] (one OR per word, one branch per group).
-const ZERO_SCAN_GROUP: usize = 16;
-
-/// Index of the first non-zero word of `data` at or after `from`.
-fn next_non_zero(data: &[SharedWord], from: usize) -> Option<usize> {
-    let rest = data.get(from..)?;
-    let mut groups = rest.chunks_exact(ZERO_SCAN_GROUP);
-    let mut base = from;
-    for group in groups.by_ref() {
-        if group
-            .iter()
-            .fold(0, |acc, w| acc | w.load(Ordering::Relaxed))
-            != 0
-        {
-            return first_non_zero(group).map(|k| base + k);
-        }
-        base += ZERO_SCAN_GROUP;
-    }
-    first_non_zero(groups.remainder()).map(|k| base + k)
-}
-
-fn first_non_zero(words: &[SharedWord]) -> Option<usize> {
-    words.iter().position(|w| w.load(Ordering::Relaxed) != 0)
 }
 
 /// Zeroes every non-zero word from `pos` to the end of the last segment and makes the

@@ -33,6 +33,12 @@ pub const FRAME_PAYLOAD_MAX_BYTES: usize = CHECKPOINT_BYTES_MAX;
 
 /// Most segment files a directory may hold; more is refused rather than scanned.
 pub const SEGMENTS_SCANNED_MAX: usize = 1 << 20;
+// Compaction (snapshot files).
+/// Largest snapshot body (the encoded state); a larger length read from disk is refused.
+pub const SNAPSHOT_BODY_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Most snapshot files a directory may hold; more is refused rather than read.
+pub const SNAPSHOTS_LISTED_MAX: usize = 1024;
+
 /// Longest lock-holder text read back from the lock file.
 pub const LOCK_HOLDER_BYTES_MAX: usize = 512;
 
@@ -56,3 +62,5 @@ const _: () = assert!(
 );
 const _: () = assert!(BATCH_ENTRIES_MAX * ENTRY_LEN <= FRAME_PAYLOAD_MAX_BYTES);
 const _: () = assert!(FRAME_PAYLOAD_MAX_BYTES < u32::MAX as usize);
+// A snapshot holds at least the last checkpoint record.
+const _: () = assert!(CHECKPOINT_BYTES_MAX < SNAPSHOT_BODY_MAX_BYTES);

@@ -5,6 +5,8 @@ pub mod crc;
 pub mod frame;
 pub mod limits;
 pub mod segment_header;
+// Compaction.
+pub mod snapshot_file;
 
 /// Version of the segment and frame layout written by this build.
 ///

@@ -61,6 +61,14 @@ pub struct RecoveryReport {
     pub dry_run: bool,
     /// Time taken.
     pub duration: Duration,
+    // Compaction.
+    /// The snapshot replay started from (`None`: replay started at the first segment).
+    pub snapshot: Option<super::SnapshotInfo>,
+    /// Newer snapshots that were not used, each with its reason, newest first.
+    pub snapshots_skipped: Vec<super::SkippedSnapshot>,
+    /// Temporary files of a snapshot publication that never finished, removed. In a dry
+    /// run, the files opening would remove.
+    pub temp_files_removed: Vec<PathBuf>,
 }
 
 /// A segment as recovery found it.

@@ -80,6 +80,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// # Errors
     /// The OS error.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Renames `from` to `to` in the same directory, replacing `to` if it exists
+    /// (atomic, as POSIX `rename`; durable after [`Storage::sync_dir`]). Compaction
+    /// publishes snapshot files with it.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creates, renames, removes) durable.
     ///
     /// # Errors

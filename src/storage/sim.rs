@@ -359,6 +359,22 @@ impl Storage for SimStorage {
         })
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        // The listing changes now; what a crash keeps changes at the next `sync_dir`,
+        // which takes the whole listing at once, so a crash image holds either name.
+        self.run(SimOpKind::Rename, from, |state| {
+            if from.parent() != to.parent() || state.dirs.contains(to) {
+                return Err(io::Error::from(Errno::EINVAL));
+            }
+            let file = state
+                .files
+                .remove(from)
+                .ok_or_else(|| io::Error::from(Errno::ENOENT))?;
+            state.files.insert(to.to_owned(), file);
+            Ok(())
+        })
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.run(SimOpKind::SyncDir, dir, |state| {
             need_dir(state, dir)?;

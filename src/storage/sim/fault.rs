@@ -29,6 +29,8 @@ pub enum SimOpKind {
     RemoveFile,
     /// `sync_dir`.
     SyncDir,
+    /// `rename` (the path is the old name).
+    Rename,
     /// `lock_dir`.
     LockDir,
     /// `lock_holder`.
@@ -50,6 +52,7 @@ impl SimOpKind {
             self,
             SimOpKind::CreateMapped
                 | SimOpKind::RemoveFile
+                | SimOpKind::Rename
                 | SimOpKind::SyncDir
                 | SimOpKind::SyncRange { .. }
         )

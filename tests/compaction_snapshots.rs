@@ -1,0 +1,226 @@
+//! Compaction on the real filesystem: a snapshot replaces the retired history, open
+//! starts from the newest snapshot that validates and falls back to an older one with
+//! the reason reported, refuses to replay from a wrong point when none is usable, and
+//! removes the leftovers of a publication that never finished.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use checkpoint_journal::{Error, Journal, Lsn, State};
+use support::{entry, options, record, tempdir, TestResult};
+
+/// The parts of a state that must survive compaction and reopen (`end` moves: close
+/// appends a marker frame).
+fn essence(state: &State) -> (String, u64, u64) {
+    (
+        format!("{:?}|{:?}", state.sources, state.last_checkpoint),
+        state.entries,
+        state.checkpoints,
+    )
+}
+
+/// Appends `count` entries starting at `from`, with a checkpoint every 500.
+fn append(journal: &Journal, from: u64, count: u64) -> TestResult {
+    for i in from..from + count {
+        journal.append(entry(i))?;
+        if i % 500 == 499 {
+            journal.checkpoint(&record(i))?;
+        }
+    }
+    Ok(())
+}
+
+fn files_with_suffix(dir: &Path, suffix: &str) -> TestResult<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    out.retain(|p| p.to_string_lossy().ends_with(suffix));
+    out.sort();
+    Ok(out)
+}
+
+/// Two compactions with appends between them, so that two snapshots exist.
+fn compacted_twice(dir: &Path) -> TestResult<(Journal, Lsn, Lsn)> {
+    let journal = Journal::open(dir, options())?;
+    append(&journal, 0, 6_000)?;
+    let first = journal.compact()?;
+    append(&journal, 6_000, 6_000)?;
+    let second = journal.compact()?;
+    Ok((journal, first, second))
+}
+
+#[test]
+fn compact_then_reopen_keeps_the_state_and_replays_only_the_tail() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let (journal, first, second) = compacted_twice(&dir)?;
+    let report = journal.last_compaction().ok_or("no compaction report")?;
+    assert!(report.snapshot_written);
+    assert_eq!(
+        report.floor, first,
+        "two snapshots kept: the older one is the floor"
+    );
+    assert!(journal.first_lsn() > Lsn::ZERO);
+    append(&journal, 12_000, 100)?;
+    let before = journal.state()?;
+    journal.close()?;
+
+    let journal = Journal::open(&dir, options())?;
+    let opened = journal.recovery_report();
+    assert_eq!(opened.snapshot.as_ref().map(|s| s.lsn), Some(second));
+    assert!(opened.snapshots_skipped.is_empty(), "{opened:?}");
+    assert_eq!(opened.entries_replayed, 100, "only the tail is replayed");
+    assert_eq!(essence(&journal.state()?), essence(&before));
+    Ok(())
+}
+
+#[test]
+fn retention_keeps_the_newest_snapshots_and_the_segments_they_need() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let journal = Journal::open(&dir, options().keep_snapshots(2))?;
+    let mut lsns = Vec::new();
+    for round in 0..5 {
+        append(&journal, round * 3_000, 3_000)?;
+        lsns.push(journal.compact()?);
+    }
+    let snaps = files_with_suffix(&dir, ".snap")?;
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    // The older kept snapshot can still be continued: its segment is there.
+    assert!(
+        journal.first_lsn() <= lsns[3],
+        "{:?} {lsns:?}",
+        journal.first_lsn()
+    );
+    assert!(journal.first_lsn() > lsns[2]);
+    Ok(())
+}
+
+#[test]
+fn a_damaged_newest_snapshot_falls_back_to_the_older_one_with_the_reason() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let (journal, first, second) = compacted_twice(&dir)?;
+    let before = journal.state()?;
+    journal.close()?;
+    let newest = dir.join(format!("{:016x}.snap", second.0));
+    let mut bytes = fs::read(&newest)?;
+    bytes[100] ^= 0x10;
+    fs::write(&newest, &bytes)?;
+
+    let journal = Journal::open(&dir, options())?;
+    let report = journal.recovery_report();
+    assert_eq!(report.snapshot.as_ref().map(|s| s.lsn), Some(first));
+    assert_eq!(report.snapshots_skipped.len(), 1, "{report:?}");
+    assert_eq!(report.snapshots_skipped[0].path, newest);
+    assert!(
+        report.snapshots_skipped[0].reason.contains("checksum"),
+        "{}",
+        report.snapshots_skipped[0].reason
+    );
+    assert_eq!(essence(&journal.state()?), essence(&before));
+    Ok(())
+}
+
+#[test]
+fn every_snapshot_damaged_is_an_error_naming_what_is_missing() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let (journal, _, _) = compacted_twice(&dir)?;
+    journal.close()?;
+    for snap in files_with_suffix(&dir, ".snap")? {
+        fs::write(&snap, &fs::read(&snap)?[..30])?;
+    }
+    let err = Journal::open(&dir, options()).unwrap_err();
+    let Error::SnapshotMissing {
+        first_lsn, tried, ..
+    } = &err
+    else {
+        panic!("expected SnapshotMissing, got {err:?}");
+    };
+    assert!(*first_lsn > Lsn::ZERO);
+    assert_eq!(tried.len(), 2, "{tried:?}");
+    let text = err.to_string();
+    assert!(text.contains("restore"), "{text}");
+    assert!(text.contains(".snap"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn removing_every_segment_is_refused_rather_than_starting_over() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let (journal, _, _) = compacted_twice(&dir)?;
+    journal.close()?;
+    for seg in files_with_suffix(&dir, ".seg")? {
+        fs::remove_file(seg)?;
+    }
+    let err = Journal::open(&dir, options()).unwrap_err();
+    assert!(matches!(err, Error::SnapshotMissing { .. }), "{err:?}");
+    Ok(())
+}
+
+#[test]
+fn leftover_temporary_snapshots_are_removed_and_reported() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let (journal, _, second) = compacted_twice(&dir)?;
+    journal.close()?;
+    let leftover = dir.join(format!("{:016x}.snap.tmp", second.0 + 4096));
+    fs::write(&leftover, b"half a snapshot")?;
+
+    let journal = Journal::open(&dir, options())?;
+    assert_eq!(
+        journal.recovery_report().temp_files_removed,
+        vec![leftover.clone()]
+    );
+    assert!(!leftover.exists());
+    assert_eq!(
+        journal.recovery_report().snapshot.as_ref().map(|s| s.lsn),
+        Some(second)
+    );
+    Ok(())
+}
+
+#[test]
+fn reading_a_compacted_position_says_to_restart_from_the_snapshot() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let (journal, _, second) = compacted_twice(&dir)?;
+    let err = journal.read_from(Lsn::ZERO).unwrap_err();
+    let Error::Compacted {
+        requested,
+        oldest_available,
+        snapshot_lsn,
+    } = err
+    else {
+        panic!("expected Compacted, got {err:?}");
+    };
+    assert_eq!(requested, Lsn::ZERO);
+    assert_eq!(oldest_available, journal.first_lsn());
+    assert_eq!(snapshot_lsn, second);
+    // The oldest available position still reads.
+    assert!(journal.read_from(oldest_available)?.next().is_some());
+    Ok(())
+}
+
+#[test]
+fn compacting_twice_without_appends_writes_no_second_snapshot() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let journal = Journal::open(&dir, options())?;
+    append(&journal, 0, 100)?;
+    let a = journal.compact()?;
+    let b = journal.compact()?;
+    assert_eq!(a, b);
+    assert!(
+        !journal
+            .last_compaction()
+            .ok_or("no report")?
+            .snapshot_written
+    );
+    assert_eq!(files_with_suffix(&dir, ".snap")?.len(), 1);
+    Ok(())
+}
