@@ -1,5 +1,5 @@
 //! `cpj`: the command-line tool for checkpoint-journal directories. It shows what a
-//! journal holds (`inspect`, `dump`, `tail`, `checkpoints`), checks it byte by byte
+//! journal holds (`inspect`, `dump`, `tail`, `checkpoints`, `stats`), checks it byte by byte
 //! (`verify`), says or does what opening would do (`recover`), and measures the
 //! library on the user's own disk (`demo`, `bench`).
 //!
@@ -20,6 +20,8 @@ mod output;
 mod recover;
 mod report;
 mod segments;
+// --- stats (cpj stats) ---
+mod stats;
 mod tail;
 mod verify;
 mod verify_scan;
@@ -40,6 +42,7 @@ Examples:
   cpj tail -f ./j                    follow a journal another process writes
   cpj recover ./j                    what opening would truncate (changes nothing)
   cpj inspect ./j --json | jq .open.report
+  cpj stats ./j --watch              counters and frontiers, refreshed every second
 
 Exit status: 0 success, 1 a problem was found, 2 the command could not run.
 Set NO_COLOR to turn colours off. JSON schemas: docs/CLI.md.";
@@ -65,6 +68,7 @@ enum Command {
     Recover(recover::Args),
     Checkpoints(checkpoints::Args),
     Bench(bench::Args),
+    Stats(stats::Args),
 }
 
 impl Command {
@@ -78,6 +82,7 @@ impl Command {
             Command::Recover(_) => "recover",
             Command::Checkpoints(_) => "checkpoints",
             Command::Bench(_) => "bench",
+            Command::Stats(_) => "stats",
         }
     }
 }
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
         Command::Recover(args) => recover::run(&args, &mut out),
         Command::Checkpoints(args) => checkpoints::run(&args, &mut out),
         Command::Bench(args) => bench::run(&args, &mut out),
+        Command::Stats(args) => stats::run(&args, &mut out),
     };
     let result = result.and_then(|status| out.flush().map(|()| status));
     match result {
