@@ -83,6 +83,12 @@ fn ops_with_crash_corpus_replays() -> Result<(), Box<dyn std::error::Error>> {
     replay(TARGETS[3].0, TARGETS[3].1)
 }
 
+// Compaction.
+#[test]
+fn snapshot_decode_corpus_replays() -> Result<(), Box<dyn std::error::Error>> {
+    replay("snapshot_decode", fuzz_bodies::snapshot_decode::run)
+}
+
 /// Writes the seed inputs of every target (run once; fuzzing adds files beside them).
 #[test]
 #[ignore = "writes fuzz/corpus/*/seed_*; run by hand"]
@@ -95,5 +101,9 @@ fn write_seed_corpora() -> Result<(), Box<dyn std::error::Error>> {
         &seeds::checkpoint_decode(),
     )?;
     seeds::write(&corpus_dir("ops_with_crash"), &seeds::ops_with_crash())?;
+    seeds::write(
+        &corpus_dir("snapshot_decode"),
+        &fuzz_bodies::snapshot_decode::seeds(),
+    )?;
     Ok(())
 }

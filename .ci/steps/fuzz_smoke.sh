@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${CPJ_FUZZ_SECONDS:-15}
-targets="frame_decode segment_scan checkpoint_decode ops_with_crash"
+targets="frame_decode segment_scan checkpoint_decode ops_with_crash snapshot_decode"
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "note: no nightly toolchain; fuzz smoke run skipped (corpus replay still runs on stable)"

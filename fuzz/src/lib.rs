@@ -12,3 +12,5 @@ pub mod input;
 pub mod ops_with_crash;
 pub mod seeds;
 pub mod segment_scan;
+// Compaction.
+pub mod snapshot_decode;
