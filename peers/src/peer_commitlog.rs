@@ -1,0 +1,139 @@
+//! commitlog 0.2 through its documented API (`append_msg`, `append` of a `MessageBuf`,
+//! `flush`, `read`).
+//!
+//! Fairness: `CommitLog::flush` flushes the segment's `File` (a no-op) and msyncs the
+//! index, but never fsyncs the data, so its "sync" figures are **not durable**.
+//! `append` takes `&mut self`, so it cannot be shared between writer threads without
+//! a lock around both append and flush; the group-commit rows are left empty.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use commitlog::message::{MessageBuf, MessageSet};
+use commitlog::{CommitLog, LogOptions, ReadLimit};
+
+use crate::workload::{each_latency, payload, Peer, Result, ASYNC_BATCH_LEN, BATCH_LEN};
+
+/// Bytes per `read` call during replay.
+const READ_BYTES: usize = 1 << 20;
+
+/// commitlog.
+#[derive(Debug)]
+pub(crate) struct Commitlog;
+
+fn open(dir: &Path) -> Result<CommitLog> {
+    Ok(CommitLog::new(LogOptions::new(dir))?)
+}
+
+fn message_buf(first: u64, len: u64) -> Result<MessageBuf> {
+    let mut buf = MessageBuf::default();
+    for i in first..first + len {
+        buf.push(payload(0, i))
+            .map_err(|e| format!("commitlog message: {e:?}"))?;
+    }
+    Ok(buf)
+}
+
+impl Peer for Commitlog {
+    fn name(&self) -> &'static str {
+        "commitlog"
+    }
+
+    fn sync_is_durable(&self) -> bool {
+        false
+    }
+
+    fn fairness(&self) -> &'static str {
+        "0.2.0, defaults; async = `append_msg`; sync = append + `flush()`, which never \
+         fsyncs the data (NOT durable); not shareable between threads (`&mut self`), so \
+         no group commit; replay = `CommitLog::new` + `read` in 1 MiB slices, hashes \
+         verified"
+    }
+
+    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration> {
+        let mut log = open(dir)?;
+        let start = Instant::now();
+        for i in 0..count {
+            log.append_msg(payload(0, i))?;
+        }
+        Ok(start.elapsed())
+    }
+
+    fn async_batch(&self, dir: &Path, batches: u64) -> Result<Option<Duration>> {
+        let mut log = open(dir)?;
+        let len = ASYNC_BATCH_LEN as u64;
+        let start = Instant::now();
+        for b in 0..batches {
+            log.append(&mut message_buf(b * len, len)?)?;
+        }
+        Ok(Some(start.elapsed()))
+    }
+
+    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>> {
+        let mut log = open(dir)?;
+        each_latency(count, |i| {
+            log.append_msg(payload(0, i))?;
+            log.flush()?;
+            Ok(())
+        })
+    }
+
+    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {
+        let mut log = open(dir)?;
+        let len = BATCH_LEN as u64;
+        each_latency(batches, |b| {
+            log.append(&mut message_buf(b * len, len)?)?;
+            log.flush()?;
+            Ok(())
+        })
+    }
+
+    fn group_commit(
+        &self,
+        _dir: &Path,
+        _threads: usize,
+        _window: Duration,
+    ) -> Result<Option<Vec<Duration>>> {
+        Ok(None)
+    }
+
+    fn write_dataset(&self, dir: &Path, count: u64) -> Result<()> {
+        let mut log = open(dir)?;
+        let mut written = 0;
+        while written < count {
+            let len = (count - written).min(BATCH_LEN as u64);
+            log.append(&mut message_buf(written, len)?)?;
+            written += len;
+        }
+        log.flush()?;
+        Ok(())
+    }
+
+    fn open(&self, dir: &Path) -> Result<Duration> {
+        let start = Instant::now();
+        let log = open(dir)?;
+        let elapsed = start.elapsed();
+        drop(log);
+        Ok(elapsed)
+    }
+
+    fn replay(&self, dir: &Path) -> Result<(Duration, u64)> {
+        let start = Instant::now();
+        let log = open(dir)?;
+        let mut entries = 0u64;
+        let mut offset = 0;
+        loop {
+            let buf = log.read(offset, ReadLimit::max_bytes(READ_BYTES))?;
+            if buf.is_empty() {
+                break;
+            }
+            if buf.verify_hashes().is_err() {
+                return Err("commitlog message failed its hash".into());
+            }
+            let last = buf.iter().last().map_or(offset, |m| m.offset());
+            entries += buf.len() as u64;
+            offset = last + 1;
+        }
+        Ok((start.elapsed(), entries))
+    }
+}

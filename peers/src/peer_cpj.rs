@@ -1,0 +1,136 @@
+//! checkpoint-journal itself, with its defaults (64 MiB segments, background
+//! preallocation) and the durability mode each workload names.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use checkpoint_journal::{Durability, Entry, Frame, Journal, Options};
+
+use crate::workload::{
+    concurrent_latencies, each_latency, entry, Peer, Result, ASYNC_BATCH_LEN, BATCH_LEN,
+};
+
+/// checkpoint-journal.
+#[derive(Debug)]
+pub(crate) struct Cpj;
+
+fn open(dir: &Path, durability: Durability) -> Result<Journal> {
+    Ok(Journal::open(
+        dir,
+        Options::default().durability(durability),
+    )?)
+}
+
+fn batch(thread: usize, first: u64, len: usize) -> Vec<Entry> {
+    (first..first + len as u64)
+        .map(|i| entry(thread, i))
+        .collect()
+}
+
+impl Peer for Cpj {
+    fn name(&self) -> &'static str {
+        "checkpoint-journal"
+    }
+
+    fn fairness(&self) -> &'static str {
+        "defaults (64 MiB segments, background preallocation); async = `Durability::Async` \
+         `append`; sync = `Durability::Sync` (msync of the written range, group commit); \
+         replay = `Journal::open` + `read_from(first_lsn)` over every frame"
+    }
+
+    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration> {
+        let journal = open(dir, Durability::Async)?;
+        let start = Instant::now();
+        for i in 0..count {
+            journal.append(entry(0, i))?;
+        }
+        let elapsed = start.elapsed();
+        journal.close()?;
+        Ok(elapsed)
+    }
+
+    fn async_batch(&self, dir: &Path, batches: u64) -> Result<Option<Duration>> {
+        let journal = open(dir, Durability::Async)?;
+        let entries = batch(0, 0, ASYNC_BATCH_LEN);
+        let start = Instant::now();
+        for _ in 0..batches {
+            journal.append_batch(&entries)?;
+        }
+        let elapsed = start.elapsed();
+        journal.close()?;
+        Ok(Some(elapsed))
+    }
+
+    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>> {
+        let journal = open(dir, Durability::Sync)?;
+        let latencies = each_latency(count, |i| {
+            journal.append(entry(0, i))?;
+            Ok(())
+        })?;
+        journal.close()?;
+        Ok(latencies)
+    }
+
+    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {
+        let journal = open(dir, Durability::Sync)?;
+        let latencies = each_latency(batches, |b| {
+            journal.append_batch(&batch(0, b * BATCH_LEN as u64, BATCH_LEN))?;
+            Ok(())
+        })?;
+        journal.close()?;
+        Ok(latencies)
+    }
+
+    fn group_commit(
+        &self,
+        dir: &Path,
+        threads: usize,
+        window: Duration,
+    ) -> Result<Option<Vec<Duration>>> {
+        let journal = open(dir, Durability::Sync)?;
+        let latencies = concurrent_latencies(threads, window, |t, i| {
+            journal.append(entry(t, i))?;
+            Ok(())
+        })?;
+        journal.close()?;
+        Ok(Some(latencies))
+    }
+
+    fn write_dataset(&self, dir: &Path, count: u64) -> Result<()> {
+        let journal = open(dir, Durability::Async)?;
+        let mut written = 0;
+        while written < count {
+            let len = (count - written).min(BATCH_LEN as u64);
+            journal.append_batch(&batch(0, written, usize::try_from(len)?))?;
+            written += len;
+        }
+        journal.flush()?;
+        journal.close()?;
+        Ok(())
+    }
+
+    fn open(&self, dir: &Path) -> Result<Duration> {
+        let start = Instant::now();
+        let journal = open(dir, Durability::Async)?;
+        let elapsed = start.elapsed();
+        journal.close()?;
+        Ok(elapsed)
+    }
+
+    fn replay(&self, dir: &Path) -> Result<(Duration, u64)> {
+        let start = Instant::now();
+        let journal = open(dir, Durability::Async)?;
+        let mut entries = 0u64;
+        let mut checksum = 0u64;
+        for frame in journal.read_from(journal.first_lsn())? {
+            if let Frame::Entries { entries: batch, .. } = frame? {
+                entries += batch.len() as u64;
+                checksum = checksum.wrapping_add(batch.last().map_or(0, |e| e.sequence));
+            }
+        }
+        let elapsed = start.elapsed();
+        std::hint::black_box(checksum);
+        journal.close()?;
+        Ok((elapsed, entries))
+    }
+}

@@ -1,0 +1,164 @@
+//! okaywal 0.3 through its documented API: one log entry per append (`begin_entry`,
+//! `write_chunk`, `commit`), one chunk per 24-byte record.
+//!
+//! Fairness: `commit` always fsyncs, so okaywal has no non-durable append. Its "async"
+//! figures are `write_chunk` calls into one open entry (buffered writes), timed without
+//! the final `commit`. Checkpointing is pushed past the data sets written here
+//! (`checkpoint_after_bytes` = `u64::MAX`), so a replay reads every entry back from the
+//! log rather than from the manager's checkpoint.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use okaywal::{
+    Configuration, Entry, EntryId, LogManager, ReadChunkResult, SegmentReader, WriteAheadLog,
+};
+
+use crate::workload::{concurrent_latencies, each_latency, payload, Peer, Result, BATCH_LEN};
+
+/// Chunks per entry in the replay data set (one fsync per entry while writing it).
+const DATASET_ENTRY_CHUNKS: u64 = 100_000;
+
+/// okaywal.
+#[derive(Debug)]
+pub(crate) struct OkayWal;
+
+/// A manager that counts the chunks recovery hands it, after checking each one's CRC.
+#[derive(Debug, Default)]
+struct Counter {
+    chunks: Arc<AtomicU64>,
+}
+
+impl LogManager for Counter {
+    fn recover(&mut self, entry: &mut Entry<'_>) -> std::io::Result<()> {
+        let mut chunks = 0;
+        while let ReadChunkResult::Chunk(mut chunk) = entry.read_chunk()? {
+            let bytes = chunk.read_all()?;
+            if !chunk.check_crc()? || bytes.len() != 24 {
+                return Err(std::io::Error::other("okaywal chunk failed its CRC"));
+            }
+            chunks += 1;
+        }
+        self.chunks.fetch_add(chunks, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn checkpoint_to(
+        &mut self,
+        _last_checkpointed_id: EntryId,
+        _checkpointed_entries: &mut SegmentReader,
+        _wal: &WriteAheadLog,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn open_counting(dir: &Path) -> Result<(WriteAheadLog, Arc<AtomicU64>)> {
+    let counter = Counter::default();
+    let chunks = Arc::clone(&counter.chunks);
+    let wal = Configuration::default_for(dir)
+        .checkpoint_after_bytes(u64::MAX)
+        .open(counter)?;
+    Ok((wal, chunks))
+}
+
+fn open(dir: &Path) -> Result<WriteAheadLog> {
+    Ok(open_counting(dir)?.0)
+}
+
+/// One entry of chunks `first..first + len`, committed (fsync).
+fn commit(wal: &WriteAheadLog, thread: usize, first: u64, len: u64) -> Result<()> {
+    let mut writer = wal.begin_entry()?;
+    for i in first..first + len {
+        writer.write_chunk(&payload(thread, i))?;
+    }
+    writer.commit()?;
+    Ok(())
+}
+
+impl Peer for OkayWal {
+    fn name(&self) -> &'static str {
+        "okaywal"
+    }
+
+    fn fairness(&self) -> &'static str {
+        "0.3.1, defaults except no checkpoint during the runs; one entry per append, one \
+         chunk per record; `commit` always fsyncs, so async = `write_chunk` into one open \
+         entry, timed without its final commit; replay = `WriteAheadLog::open` reading \
+         every chunk (CRC checked) in `LogManager::recover`"
+    }
+
+    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration> {
+        let wal = open(dir)?;
+        let mut writer = wal.begin_entry()?;
+        let start = Instant::now();
+        for i in 0..count {
+            writer.write_chunk(&payload(0, i))?;
+        }
+        let elapsed = start.elapsed();
+        writer.commit()?;
+        wal.shutdown()?;
+        Ok(elapsed)
+    }
+
+    fn async_batch(&self, _dir: &Path, _batches: u64) -> Result<Option<Duration>> {
+        Ok(None)
+    }
+
+    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>> {
+        let wal = open(dir)?;
+        let latencies = each_latency(count, |i| commit(&wal, 0, i, 1))?;
+        wal.shutdown()?;
+        Ok(latencies)
+    }
+
+    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {
+        let wal = open(dir)?;
+        let len = BATCH_LEN as u64;
+        let latencies = each_latency(batches, |b| commit(&wal, 0, b * len, len))?;
+        wal.shutdown()?;
+        Ok(latencies)
+    }
+
+    fn group_commit(
+        &self,
+        dir: &Path,
+        threads: usize,
+        window: Duration,
+    ) -> Result<Option<Vec<Duration>>> {
+        let wal = open(dir)?;
+        let latencies = concurrent_latencies(threads, window, |t, i| commit(&wal, t, i, 1))?;
+        wal.shutdown()?;
+        Ok(Some(latencies))
+    }
+
+    fn write_dataset(&self, dir: &Path, count: u64) -> Result<()> {
+        let wal = open(dir)?;
+        let mut written = 0;
+        while written < count {
+            let len = (count - written).min(DATASET_ENTRY_CHUNKS);
+            commit(&wal, 0, written, len)?;
+            written += len;
+        }
+        wal.shutdown()?;
+        Ok(())
+    }
+
+    fn open(&self, dir: &Path) -> Result<Duration> {
+        let start = Instant::now();
+        let wal = open(dir)?;
+        let elapsed = start.elapsed();
+        wal.shutdown()?;
+        Ok(elapsed)
+    }
+
+    fn replay(&self, dir: &Path) -> Result<(Duration, u64)> {
+        let start = Instant::now();
+        let (wal, chunks) = open_counting(dir)?;
+        let elapsed = start.elapsed();
+        wal.shutdown()?;
+        Ok((elapsed, chunks.load(Ordering::Relaxed)))
+    }
+}

@@ -1,0 +1,124 @@
+//! Physical references, measured in the same run as the logs: memcpy bandwidth, one
+//! bare msync of a 4 KiB page of a mapped file, and one bare `pwrite` + `fdatasync`.
+//! Every log figure is read as a ratio to these.
+#![expect(
+    unsafe_code,
+    reason = "maps a scratch file to msync one of its pages, as the journal maps segments"
+)]
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use memmap2::MmapOptions;
+
+use crate::workload::{each_latency, Result, ASYNC_BATCH_LEN};
+
+/// Bytes of the memcpy destination: larger than any cache, so the copy streams.
+const MEMCPY_DESTINATION_BYTES: usize = 256 << 20;
+/// Bytes copied per memcpy measurement.
+const MEMCPY_TOTAL_BYTES: usize = 2 << 30;
+/// Bytes of the scratch file whose pages are msynced.
+const MSYNC_FILE_BYTES: u64 = 1 << 20;
+/// Bytes of a page.
+const PAGE_BYTES: usize = 4096;
+
+/// Bytes/s of copying `ASYNC_BATCH_LEN` entries (24 B each) at a time from one hot
+/// buffer into a streaming 256 MiB destination: what `append_batch(1024)` moves.
+pub(crate) fn memcpy_bytes_per_second() -> f64 {
+    let block = ASYNC_BATCH_LEN * 24;
+    let source: Vec<u8> = (0..block).map(|i| (i % 251) as u8).collect();
+    let mut destination = vec![1u8; MEMCPY_DESTINATION_BYTES];
+    let blocks = MEMCPY_DESTINATION_BYTES / block;
+    let rounds = MEMCPY_TOTAL_BYTES / block;
+    let start = Instant::now();
+    for round in 0..rounds {
+        let at = (round % blocks) * block;
+        if let Some(target) = destination.get_mut(at..at + block) {
+            target.copy_from_slice(std::hint::black_box(&source));
+        }
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(&destination);
+    (rounds * block) as f64 / elapsed.as_secs_f64()
+}
+
+/// Latencies of `count` msyncs, each of one 4 KiB page just dirtied by a 24-byte store,
+/// in a fallocated file mapped shared (as a segment is).
+///
+/// # Errors
+/// I/O errors creating, mapping or syncing the scratch file.
+pub(crate) fn msync_4k(dir: &Path, count: u64) -> Result<Vec<Duration>> {
+    let file = scratch_file(dir, "msync", MSYNC_FILE_BYTES)?;
+    // SAFETY: 1. the file was just created with `create_new` in this run's private
+    // scratch directory, so no other process maps or truncates it; 2. it was allocated
+    // to `MSYNC_FILE_BYTES` and is not truncated while mapped.
+    let mut map = unsafe { MmapOptions::new().map_mut(&file) }?;
+    let pages = map.len() / PAGE_BYTES;
+    each_latency(count, |i| {
+        let at = usize::try_from(i)? % pages * PAGE_BYTES;
+        if let Some(bytes) = map.get_mut(at..at + 24) {
+            bytes.copy_from_slice(&i.to_le_bytes().repeat(3));
+        }
+        map.flush_range(at, PAGE_BYTES)?;
+        Ok(())
+    })
+}
+
+/// Latencies of `count` 24-byte `pwrite`s each followed by `fdatasync`, appending to a
+/// fallocated file (so no metadata but the data is synced).
+///
+/// # Errors
+/// I/O errors creating, writing or syncing the scratch file.
+pub(crate) fn fdatasync(dir: &Path, count: u64) -> Result<Vec<Duration>> {
+    let file = scratch_file(dir, "fdatasync", MSYNC_FILE_BYTES)?;
+    each_latency(count, |i| {
+        file.write_all_at(&i.to_le_bytes().repeat(3), i * 24 % MSYNC_FILE_BYTES)?;
+        file.sync_data()?;
+        Ok(())
+    })
+}
+
+fn scratch_file(dir: &Path, name: &str, len: u64) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(dir.join(name))?;
+    nix::fcntl::fallocate(
+        &file,
+        nix::fcntl::FallocateFlags::empty(),
+        0,
+        i64::try_from(len)?,
+    )?;
+    file.sync_all()?;
+    Ok(file)
+}
+
+/// Drops the page cache of every file under `dir` as far as an unprivileged process
+/// can: `fsync`, then `posix_fadvise(DONTNEED)` (clean, unmapped pages only).
+/// `/proc/sys/vm/drop_caches` would drop them all but needs privileges a shared
+/// machine does not give.
+///
+/// # Errors
+/// I/O errors opening or syncing the files.
+pub(crate) fn evict_page_cache(dir: &Path) -> Result<()> {
+    for item in std::fs::read_dir(dir)? {
+        let item = item?;
+        let path = item.path();
+        if item.file_type()?.is_dir() {
+            evict_page_cache(&path)?;
+            continue;
+        }
+        let file = File::open(&path)?;
+        file.sync_all()?;
+        nix::fcntl::posix_fadvise(
+            &file,
+            0,
+            0,
+            nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+        )?;
+    }
+    Ok(())
+}

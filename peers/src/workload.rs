@@ -1,0 +1,147 @@
+//! The workloads every log runs, as one trait: each peer maps them onto its own API in
+//! the way its documentation recommends, and says where that differs (`fairness`).
+//!
+//! Every payload is one 24-byte entry (`checkpoint_journal::Entry`, little-endian
+//! bytes for the byte-oriented peers), so all logs store the same bytes per record.
+
+use std::path::Path;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use checkpoint_journal::Entry;
+
+/// Errors from any log; the binary stops on the first one.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Result of a workload.
+pub(crate) type Result<T> = std::result::Result<T, BoxError>;
+
+/// Entries per batch in the `Sync` batch workload and in the replay data set.
+pub(crate) const BATCH_LEN: usize = 1000;
+/// Entries per batch in the async batch workload (against memcpy of the same bytes).
+pub(crate) const ASYNC_BATCH_LEN: usize = 1024;
+
+/// The same workloads, on one log.
+pub(crate) trait Peer: Sync {
+    /// Short name used in tables and file names.
+    fn name(&self) -> &'static str;
+
+    /// Whether a "sync" call makes data durable (fsync/fdatasync/msync); `false`
+    /// marks the peer's sync figures as not durable.
+    fn sync_is_durable(&self) -> bool {
+        true
+    }
+
+    /// How the workloads map onto this log's API, for the output.
+    fn fairness(&self) -> &'static str;
+
+    /// `count` appends of one entry each, no durability requested; the time of the
+    /// appends only.
+    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration>;
+
+    /// `batches` appends of `ASYNC_BATCH_LEN` entries each, no durability requested;
+    /// `None` where the log has no such call.
+    fn async_batch(&self, dir: &Path, batches: u64) -> Result<Option<Duration>>;
+
+    /// `count` appends of one entry, each acknowledged durable; per-append latencies.
+    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>>;
+
+    /// `batches` appends of `BATCH_LEN` entries, each batch acknowledged durable;
+    /// per-batch latencies.
+    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>>;
+
+    /// `threads` writers appending one entry at a time durably for `window`;
+    /// every acknowledged append's latency, or `None` when the log cannot be shared.
+    fn group_commit(
+        &self,
+        dir: &Path,
+        threads: usize,
+        window: Duration,
+    ) -> Result<Option<Vec<Duration>>>;
+
+    /// Writes `count` entries in batches of `BATCH_LEN` and closes the log durably.
+    fn write_dataset(&self, dir: &Path, count: u64) -> Result<()>;
+
+    /// Opens the log written by `write_dataset` until it accepts appends; the time.
+    fn open(&self, dir: &Path) -> Result<Duration>;
+
+    /// Opens the log and reads every entry in order; the time and the entries read.
+    fn replay(&self, dir: &Path) -> Result<(Duration, u64)>;
+}
+
+/// Entry `i` of writer `thread`: its sequence and watermark vary, as real ones do.
+#[must_use]
+pub(crate) fn entry(thread: usize, i: u64) -> Entry {
+    let source = u16::try_from(thread % 65_536).unwrap_or(0);
+    Entry::push(source, i, i64::try_from(i).unwrap_or(i64::MAX))
+}
+
+/// `entry(thread, i)` as the 24 bytes the byte-oriented peers store.
+#[must_use]
+pub(crate) fn payload(thread: usize, i: u64) -> [u8; 24] {
+    entry(thread, i).to_le_bytes()
+}
+
+/// Calls `op(i)` for `i` in `0..count` and returns each call's latency.
+///
+/// # Errors
+/// The first error of `op`.
+pub(crate) fn each_latency(
+    count: u64,
+    mut op: impl FnMut(u64) -> Result<()>,
+) -> Result<Vec<Duration>> {
+    let mut latencies = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    for i in 0..count {
+        let start = Instant::now();
+        op(i)?;
+        latencies.push(start.elapsed());
+    }
+    Ok(latencies)
+}
+
+/// Runs `threads` writers for `window`, all released at once; writer `t` calls
+/// `op(t, i)` for `i` = 0, 1, … until the window closes. Returns every call's latency.
+///
+/// # Errors
+/// The first error of any writer.
+pub(crate) fn concurrent_latencies<F>(
+    threads: usize,
+    window: Duration,
+    op: F,
+) -> Result<Vec<Duration>>
+where
+    F: Fn(usize, u64) -> Result<()> + Sync,
+{
+    let barrier = Barrier::new(threads);
+    let per_thread: Vec<Result<Vec<Duration>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, op) = (&barrier, &op);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let deadline = Instant::now() + window;
+                    let mut latencies = Vec::new();
+                    let mut i = 0;
+                    while Instant::now() < deadline {
+                        let start = Instant::now();
+                        op(t, i)?;
+                        latencies.push(start.elapsed());
+                        i += 1;
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a writer thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut all = Vec::new();
+    for latencies in per_thread {
+        all.extend(latencies?);
+    }
+    Ok(all)
+}
