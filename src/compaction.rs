@@ -26,9 +26,17 @@ use crate::error::{Error, Result};
 use crate::flush;
 use crate::lsn::Lsn;
 use crate::reader::{Frame, Reader};
+use crate::segment::Segment;
 use crate::snapshot;
 use crate::state::State;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+
+mod background;
+mod pins;
+
+pub(crate) use background::Background;
+pub use background::Compaction;
+pub(crate) use pins::{Pin, Pins};
 
 /// `newest_snapshot` when there is none.
 const NO_SNAPSHOT: u64 = u64::MAX;
@@ -62,22 +70,34 @@ pub(crate) struct Compactor {
     keep_snapshots: usize,
     /// The durable state folded so far (its `end` never passes the durable frontier).
     inner: Mutex<State>,
+    /// The journal's lazily folded state: fast-forwarded to a new snapshot before
+    /// segments are retired, so it never needs a retired frame.
+    cache: Arc<Mutex<State>>,
+    /// Positions of the journal's readers (lock order: `pins`, then the segment table).
+    pub(crate) pins: Pins,
     /// LSN of the newest snapshot on disk (`NO_SNAPSHOT`: none). Read without `inner`.
     newest_snapshot: AtomicU64,
     last: Mutex<Option<CompactionReport>>,
 }
 
 impl Compactor {
-    /// A compactor whose durable state starts as recovered (`state`, all of it durable)
-    /// and whose newest snapshot is `newest`.
-    pub(crate) fn new(state: State, keep_snapshots: usize, newest: Option<Lsn>) -> Compactor {
+    /// A compactor whose durable state starts as the journal's recovered state (`cache`,
+    /// all of it durable at open) and whose newest snapshot is `newest`.
+    pub(crate) fn new(
+        cache: Arc<Mutex<State>>,
+        keep_snapshots: usize,
+        newest: Option<Lsn>,
+    ) -> Compactor {
         assert!(
             keep_snapshots > 0,
             "Options::validate refuses keep_snapshots = 0"
         );
+        let state = lock(&cache).clone();
         Compactor {
             keep_snapshots,
             inner: Mutex::new(state),
+            cache,
+            pins: Pins::default(),
             newest_snapshot: AtomicU64::new(newest.map_or(NO_SNAPSHOT, |l| l.0)),
             last: Mutex::new(None),
         }
@@ -95,43 +115,20 @@ impl Compactor {
         lock(&self.last).clone()
     }
 
-    /// Runs one compaction (see the module docs); `pinned` is the oldest LSN a reader
-    /// still needs, if any. `cache` is the journal's lazily folded state: if it lags
-    /// behind the snapshot it is fast-forwarded before segments are retired, so it never
-    /// needs to read a retired frame.
-    pub(crate) fn run(
-        &self,
-        log: &Arc<Log>,
-        cache: &Mutex<State>,
-        pinned: Option<u64>,
-    ) -> Result<CompactionReport> {
+    /// Runs one compaction (see the module docs).
+    pub(crate) fn run(&self, log: &Arc<Log>) -> Result<CompactionReport> {
         let started = Instant::now();
         let mut state = lock(&self.inner);
         let durable = flush::flush_all(log)?.0;
         fold(log, &mut state, durable)?;
         let _span =
             tracing::info_span!("compact", dir = %log.dir.display(), lsn = durable).entered();
-        let listing = snapshot::list(&*log.storage, &log.dir)?;
         let mut report = CompactionReport {
             snapshot_lsn: Lsn(durable),
             ..CompactionReport::default()
         };
-        match listing.snapshots.first() {
-            Some((lsn, path)) if *lsn == durable => report.snapshot_path.clone_from(path),
-            _ => {
-                report.snapshot_path =
-                    snapshot::write(&*log.storage, &log.dir, log.journal_id, &state)?;
-                report.snapshot_written = true;
-            }
-        }
-        {
-            let mut cached = lock(cache);
-            if cached.end < state.end {
-                cached.clone_from(&state);
-            }
-        }
+        self.publish(log, &state, &mut report)?;
         drop(state);
-        self.newest_snapshot.store(durable, Ordering::Release);
         let listing = snapshot::list(&*log.storage, &log.dir)?;
         let oldest_kept = listing
             .snapshots
@@ -140,9 +137,15 @@ impl Compactor {
             .map(|(lsn, _)| *lsn)
             .min()
             .unwrap_or(durable);
-        let floor = pinned.map_or(oldest_kept, |p| p.min(oldest_kept));
-        report.floor = Lsn(floor);
-        retire_segments(log, floor, &mut report)?;
+        let retired = {
+            // Readers register under `pins` and check the first LSN under the table
+            // lock: each one is either counted here or finds its segments gone.
+            let pins = lock(&self.pins.slots);
+            let floor = Pins::oldest(&pins).map_or(oldest_kept, |p| p.min(oldest_kept));
+            report.floor = Lsn(floor);
+            detach_segments(log, floor, &mut report)
+        };
+        remove_segments(log, &retired, &mut report)?;
         prune_snapshots(log, &listing, self.keep_snapshots, &mut report)?;
         report.duration = started.elapsed();
         tracing::info!(
@@ -153,6 +156,26 @@ impl Compactor {
         );
         *lock(&self.last) = Some(report.clone());
         Ok(report)
+    }
+
+    /// Writes the snapshot of `state` unless the newest one is already at its LSN, then
+    /// fast-forwards the journal's state cache if it lags behind.
+    fn publish(&self, log: &Log, state: &State, report: &mut CompactionReport) -> Result<()> {
+        let listing = snapshot::list(&*log.storage, &log.dir)?;
+        match listing.snapshots.first() {
+            Some((lsn, path)) if *lsn == state.end.0 => report.snapshot_path.clone_from(path),
+            _ => {
+                report.snapshot_path =
+                    snapshot::write(&*log.storage, &log.dir, log.journal_id, state)?;
+                report.snapshot_written = true;
+            }
+        }
+        let mut cached = lock(&self.cache);
+        if cached.end < state.end {
+            cached.clone_from(state);
+        }
+        self.newest_snapshot.store(state.end.0, Ordering::Release);
+        Ok(())
     }
 }
 
@@ -181,26 +204,32 @@ fn fold(log: &Arc<Log>, state: &mut State, to: u64) -> Result<()> {
     Ok(())
 }
 
-/// Removes the segments that end at or below `floor` (never the last one) from the table,
-/// then their files, lowest first, then syncs the directory.
-fn retire_segments(log: &Log, floor: u64, report: &mut CompactionReport) -> Result<()> {
-    let retired = {
-        let mut table = lock(&log.segments);
-        let last_base = table.by_base.keys().next_back().copied().unwrap_or(0);
-        let doomed: Vec<u64> = table
-            .by_base
-            .iter()
-            .filter(|(base, seg)| seg.end() <= floor && **base != last_base)
-            .map(|(base, _)| *base)
-            .collect();
-        let retired: Vec<_> = doomed
-            .iter()
-            .filter_map(|base| table.by_base.remove(base))
-            .collect();
-        report.first_lsn = Lsn(table.by_base.keys().next().copied().unwrap_or(0));
-        retired
-    };
-    for seg in &retired {
+/// Removes the segments that end at or below `floor` (never the last one) from the
+/// table; returns them, lowest first.
+fn detach_segments(log: &Log, floor: u64, report: &mut CompactionReport) -> Vec<Arc<Segment>> {
+    let mut table = lock(&log.segments);
+    let last_base = table.by_base.keys().next_back().copied().unwrap_or(0);
+    let doomed: Vec<u64> = table
+        .by_base
+        .iter()
+        .filter(|(base, seg)| seg.end() <= floor && **base != last_base)
+        .map(|(base, _)| *base)
+        .collect();
+    let retired: Vec<_> = doomed
+        .iter()
+        .filter_map(|base| table.by_base.remove(base))
+        .collect();
+    report.first_lsn = Lsn(table.by_base.keys().next().copied().unwrap_or(0));
+    retired
+}
+
+/// Removes the files of detached segments, lowest first, then syncs the directory.
+fn remove_segments(
+    log: &Log,
+    retired: &[Arc<Segment>],
+    report: &mut CompactionReport,
+) -> Result<()> {
+    for seg in retired {
         log.storage
             .remove_file(&seg.path)
             .map_err(|e| Error::io(&seg.path, "remove retired segment", e))?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::append::Log;
 use crate::checkpoint::CheckpointRecord;
-use crate::compaction::{CompactionReport, Compactor};
+use crate::compaction::{Background, CompactionReport, Compactor};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::flush::{self, GroupCommit, IntervalFlusher};
@@ -27,12 +27,14 @@ pub struct Journal {
     options: Options,
     report: RecoveryReport,
     /// State folded up to `state.end`; advanced lazily by [`Journal::state`].
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     flusher: Mutex<Option<IntervalFlusher>>,
     /// Set by `close_without_flush`: drop skips the final flush and marker.
     abandoned: bool,
-    /// Compaction: snapshots and segment retirement.
+    /// Compaction: snapshots, segment retirement, reader pins.
     compactor: Arc<Compactor>,
+    /// The background compaction thread (`Options::compaction`).
+    background: Mutex<Option<Background>>,
     _lock: Box<dyn DirLock>,
 }
 
@@ -105,17 +107,22 @@ impl Journal {
             Durability::Interval(every) => Some(IntervalFlusher::start(&log, every)),
             _ => None,
         };
+        let state = Arc::new(Mutex::new(state));
         let compactor = Arc::new(Compactor::new(
-            state.clone(),
+            Arc::clone(&state),
             options.keep_snapshots,
             report.snapshot.as_ref().map(|s| s.lsn),
         ));
+        let background = options
+            .compaction
+            .and_then(|policy| Background::start(&log, &compactor, policy));
         Ok(Journal {
             log,
             options,
             report,
             compactor,
-            state: Mutex::new(state),
+            background: Mutex::new(background),
+            state,
             flusher: Mutex::new(flusher),
             abandoned: false,
             _lock: dir_lock,
@@ -211,24 +218,29 @@ impl Journal {
             .unwrap_or(0))
     }
 
-    /// Frames from `lsn` (a frame's start) to the end of what is published.
+    /// Frames from `lsn` (a frame's start) to the end of what is published. The reader
+    /// pins its position: compaction keeps the segments from there on while it lives.
     ///
     /// # Errors
-    /// [`Error::InvalidLsn`] if `lsn` is outside the journal.
+    /// [`Error::InvalidLsn`] if `lsn` is outside the journal; [`Error::Compacted`] if
+    /// compaction retired it.
     pub fn read_from(&self, lsn: Lsn) -> Result<Reader> {
-        let first = self.first_lsn();
-        let end = self.end_lsn();
-        if let Some(snapshot_lsn) = self.compactor.newest_snapshot().filter(|_| lsn < first) {
-            return Err(Error::Compacted {
-                requested: lsn,
-                oldest_available: first,
-                snapshot_lsn,
-            });
-        }
-        if lsn < first || lsn > end || !lsn.0.is_multiple_of(8) {
-            return Err(Error::InvalidLsn { lsn, first, end });
-        }
-        Ok(Reader::new(Arc::clone(&self.log), lsn))
+        let pin = self.compactor.pins.register(lsn.0, || {
+            let first = self.first_lsn();
+            let end = self.end_lsn();
+            if let Some(snapshot_lsn) = self.compactor.newest_snapshot().filter(|_| lsn < first) {
+                return Err(Error::Compacted {
+                    requested: lsn,
+                    oldest_available: first,
+                    snapshot_lsn,
+                });
+            }
+            if lsn < first || lsn > end || !lsn.0.is_multiple_of(8) {
+                return Err(Error::InvalidLsn { lsn, first, end });
+            }
+            Ok(())
+        })?;
+        Ok(Reader::new(Arc::clone(&self.log), lsn).pinned(pin))
     }
 
     /// A reader that follows the writer from `lsn`: [`Reader::try_next`] and
@@ -268,10 +280,7 @@ impl Journal {
     /// still opens from the previous snapshot), or [`Error::TooLarge`] for a state
     /// over the snapshot limit.
     pub fn compact(&self) -> Result<Lsn> {
-        Ok(self
-            .compactor
-            .run(&self.log, &self.state, None)?
-            .snapshot_lsn)
+        Ok(self.compactor.run(&self.log)?.snapshot_lsn)
     }
 
     /// What the last [`Journal::compact`] of this process did.
@@ -336,6 +345,9 @@ impl Journal {
     }
 
     fn stop_threads(&self) {
+        if let Some(mut background) = lock(&self.background).take() {
+            background.stop();
+        }
         if let Some(mut f) = lock(&self.flusher).take() {
             f.stop();
         }

@@ -46,7 +46,7 @@ mod snapshot;
 mod sync;
 
 pub use checkpoint::{CheckpointRecord, OperatorState};
-pub use compaction::CompactionReport;
+pub use compaction::{Compaction, CompactionReport};
 pub use entry::{Entry, Op};
 pub use error::{Corruption, CorruptionKind, Error, Result};
 pub use follower::JournalReader;

@@ -72,6 +72,9 @@ pub struct Options {
     /// Snapshots kept by compaction (at least 1; default 2). The segments the oldest
     /// kept one needs are kept too, so open can fall back to it if a newer one is damaged.
     pub keep_snapshots: usize,
+    /// Background compaction: when it runs (`None`: only when [`crate::Journal::compact`]
+    /// is called).
+    pub compaction: Option<crate::compaction::Compaction>,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             group_commit_max_delay: Duration::ZERO,
             group_commit_max_bytes: 0,
             keep_snapshots: 2,
+            compaction: None,
         }
     }
 }
@@ -140,6 +144,13 @@ impl Options {
         self
     }
 
+    /// Turns on background compaction with `policy`.
+    #[must_use]
+    pub fn compaction(mut self, policy: crate::compaction::Compaction) -> Options {
+        self.compaction = Some(policy);
+        self
+    }
+
     /// Checks every field; each invalid value is an error naming the field.
     ///
     /// # Errors
@@ -165,6 +176,9 @@ impl Options {
                     self.group_commit_max_delay
                 ),
             });
+        }
+        if let Some(policy) = &self.compaction {
+            policy.validate()?;
         }
         if self.keep_snapshots == 0 {
             return Err(Error::InvalidOptions {

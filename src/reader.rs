@@ -51,6 +51,8 @@ pub struct Reader {
     first: bool,
     done: bool,
     scratch: Vec<u8>,
+    /// Compaction: the pin that keeps this reader's segments from being retired.
+    pin: Option<crate::compaction::Pin>,
 }
 
 impl Reader {
@@ -62,7 +64,14 @@ impl Reader {
             first: true,
             done: false,
             scratch: Vec::new(),
+            pin: None,
         }
+    }
+
+    /// This reader, holding `pin` (moved forward as it enters later segments).
+    pub(crate) fn pinned(mut self, pin: crate::compaction::Pin) -> Reader {
+        self.pin = Some(pin);
+        self
     }
 
     /// The LSN the next frame will be read from.
@@ -93,6 +102,9 @@ impl Reader {
             return Some(Arc::clone(seg));
         }
         let seg = lock(&self.log.segments).find(pos).map(Arc::clone);
+        if let Some(pin) = self.pin.as_ref().filter(|_| seg.is_some()) {
+            pin.advance(pos);
+        }
         self.segment.clone_from(&seg);
         seg
     }
