@@ -122,6 +122,41 @@ pub enum Error {
         /// The newest snapshot's LSN: the state up to it is in [`crate::Journal::state`].
         snapshot_lsn: Lsn,
     },
+    // Archiving to object storage (feature `object-store`, src/archive/).
+    /// Another archiver advanced the remote manifest past this one (a newer epoch or
+    /// another writer): this archiver has stopped and will never write the manifest again.
+    Fenced {
+        /// The manifest key.
+        key: String,
+        /// This archiver's epoch.
+        epoch: u64,
+        /// The epoch found in the manifest.
+        found_epoch: u64,
+    },
+    /// The object store accepted a write its precondition should have refused, so it
+    /// cannot fence a second writer.
+    PreconditionsIgnored {
+        /// The store (its `Display`).
+        store: String,
+        /// Which precondition was ignored.
+        detail: &'static str,
+    },
+    /// An object-store request failed (after the bounded retries of a transient error).
+    Remote {
+        /// What was being done ("put segment", "get manifest", …).
+        op: &'static str,
+        /// The object key.
+        key: String,
+        /// The store's error.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// An object read from the store is missing, damaged, or not what the manifest says.
+    RemoteCorrupt {
+        /// The object key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Where and how acknowledged data is damaged.
@@ -218,20 +253,70 @@ impl fmt::Display for Error {
                 "LSN {lsn} is not the start of a frame in this journal (frames span {first}..{end}); \
                  use an LSN returned by append or read"
             ),
-            Error::SnapshotMissing { dir, first_lsn, tried } => write!(
+            // Compaction and archiving: `fmt_more`, which keeps this function short.
+            _ => self.fmt_more(f),
+        }
+    }
+}
+
+impl Error {
+    /// `Display` of the compaction and archiving errors.
+    fn fmt_more(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::SnapshotMissing {
+                dir,
+                first_lsn,
+                tried,
+            } => write!(
                 f,
                 "{} starts at LSN {first_lsn} but no valid snapshot covers the frames before \
                  it (tried: {}); restore the missing *.snap or *.seg files from a backup — \
                  the journal will not replay from a wrong point",
                 dir.display(),
-                if tried.is_empty() { "none found".to_owned() } else { tried.join("; ") }
+                if tried.is_empty() {
+                    "none found".to_owned()
+                } else {
+                    tried.join("; ")
+                }
             ),
-            Error::Compacted { requested, oldest_available, snapshot_lsn } => write!(
+            Error::Compacted {
+                requested,
+                oldest_available,
+                snapshot_lsn,
+            } => write!(
                 f,
                 "LSN {requested} was compacted away (the journal now starts at \
                  {oldest_available}); restart from the snapshot at LSN {snapshot_lsn}: take \
                  the state from Journal::state and read from {oldest_available}"
             ),
+            // Archiving to object storage (feature `object-store`).
+            Error::Fenced {
+                key,
+                epoch,
+                found_epoch,
+            } => write!(
+                f,
+                "archiving stopped: the manifest {key} was taken over by another writer \
+             (epoch {found_epoch}, this writer's epoch {epoch}); this journal is no longer \
+             the archive's owner: stop this process or restore from the archive"
+            ),
+            Error::PreconditionsIgnored { store, detail } => write!(
+                f,
+                "the object store {store} ignores conditional writes ({detail}), so it cannot \
+             fence a second writer; use a store that honours them, or choose \
+             ArchiveMode::SingleWriter and make sure only one process archives"
+            ),
+            Error::Remote { op, key, source } => write!(
+                f,
+                "{op} failed for object {key}: {source}; check the store's address, \
+             credentials and reachability"
+            ),
+            Error::RemoteCorrupt { key, reason } => write!(
+                f,
+                "object {key} in the archive is unusable: {reason}; restore from an older \
+             archive entry or re-archive from a healthy journal"
+            ),
+            other => write!(f, "{other:?}"),
         }
     }
 }
@@ -280,6 +365,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Remote { source, .. } => Some(&**source),
             _ => None,
         }
     }

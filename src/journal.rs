@@ -307,6 +307,12 @@ impl Journal {
         &self.log.dir
     }
 
+    /// The shared log, for the archiver (feature `object-store`).
+    #[cfg(feature = "object-store")]
+    pub(crate) fn log(&self) -> &Arc<Log> {
+        &self.log
+    }
+
     /// Syncs that reached storage since open (group commit shares them between appends).
     #[must_use]
     pub fn flush_count(&self) -> u64 {

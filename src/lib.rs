@@ -26,6 +26,10 @@ pub mod storage;
 
 pub mod follower;
 
+// Archiving to object storage (feature `object-store`).
+#[cfg(feature = "object-store")]
+pub mod archive;
+
 /// The lock-free protocol's building blocks, exported for `loom-tests/` and for users
 /// who model their own use of the journal under `cfg(loom)`. Not a stable API.
 #[doc(hidden)]

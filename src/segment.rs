@@ -195,6 +195,19 @@ impl Segment {
         })
     }
 
+    /// The whole file, header included, as it is in the mapping (for archiving a sealed
+    /// segment, whose bytes no longer change; feature `object-store`).
+    #[cfg(feature = "object-store")]
+    pub(crate) fn file_bytes(&self) -> Vec<u8> {
+        let words = self.file.words();
+        let mut out = Vec::with_capacity(words.len() * 8);
+        for i in 0..words.len() {
+            let w = words.load(i, Ordering::Acquire).unwrap_or(0);
+            out.extend_from_slice(&u64::from_le(w).to_le_bytes());
+        }
+        out
+    }
+
     /// Makes data bytes `[from, to)` (LSNs within this segment) durable.
     pub(crate) fn sync(&self, from: u64, to: u64) -> Result<()> {
         debug_assert!(from <= to);

@@ -1,0 +1,106 @@
+//! The object keys of an archive under its prefix. Every key but the manifest's is
+//! immutable: it names the journal, the first LSN and the epoch of the writer that
+//! uploaded it, so two writers never race for one key with different bytes.
+//!
+//! ```text
+//! {prefix}/manifest                                         the current manifest
+//! {prefix}/{journal_id:032x}/segments/{base:016x}-{epoch:016x}.seg
+//! {prefix}/probe/{writer_id:032x}                            written and deleted at start
+//! ```
+
+use object_store::path::Path;
+
+/// A key below `prefix` (which may be empty).
+fn join(prefix: &str, rest: &str) -> Path {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        Path::from(rest)
+    } else {
+        Path::from(format!("{prefix}/{rest}"))
+    }
+}
+
+/// The manifest's key.
+pub(crate) fn manifest(prefix: &str) -> Path {
+    join(prefix, "manifest")
+}
+
+/// The probe key of one writer.
+pub(crate) fn probe(prefix: &str, writer_id: u128) -> Path {
+    join(prefix, &format!("probe/{writer_id:032x}"))
+}
+
+/// Where probe keys live.
+pub(crate) fn probes_dir(prefix: &str) -> Path {
+    join(prefix, "probe")
+}
+
+/// Where the segments of `journal_id` live.
+pub(crate) fn segments_dir(prefix: &str, journal_id: u128) -> Path {
+    join(prefix, &format!("{journal_id:032x}/segments"))
+}
+
+/// A segment object's key.
+pub(crate) fn segment(prefix: &str, journal_id: u128, base_lsn: u64, epoch: u64) -> Path {
+    join(
+        prefix,
+        &format!("{journal_id:032x}/segments/{base_lsn:016x}-{epoch:016x}.seg"),
+    )
+}
+
+/// `(base_lsn, epoch)` of a segment key's last part, or `None` for any other name.
+pub(crate) fn parse_segment(file_name: &str) -> Option<(u64, u64)> {
+    let stem = file_name.strip_suffix(".seg")?;
+    let (base, epoch) = stem.split_once('-')?;
+    if base.len() != 16 || epoch.len() != 16 {
+        return None;
+    }
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            .then(|| u64::from_str_radix(s, 16).ok())
+            .flatten()
+    };
+    Some((hex(base)?, hex(epoch)?))
+}
+
+/// 128 random bits from the OS-seeded hasher, the clock and the process id.
+pub(crate) fn random_id() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = 0u128;
+    for round in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(round);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        out = out << 64 | u128::from(h.finish());
+    }
+    out.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_keys_round_trip_and_reject_lookalikes() {
+        let key = segment("a/b/", 7, 0x1000, 3);
+        assert_eq!(
+            key.as_ref(),
+            "a/b/00000000000000000000000000000007/segments/0000000000001000-0000000000000003.seg"
+        );
+        let name = key.filename().unwrap();
+        assert_eq!(parse_segment(name), Some((0x1000, 3)));
+        assert_eq!(parse_segment("0000000000001000-000000000000003.seg"), None);
+        assert_eq!(parse_segment("000000000000100G-0000000000000003.seg"), None);
+        assert_eq!(
+            parse_segment("0000000000001000-0000000000000003.snap"),
+            None
+        );
+        assert_eq!(manifest("").as_ref(), "manifest");
+    }
+}
