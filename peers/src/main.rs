@@ -44,10 +44,15 @@ struct Args {
     scratch: PathBuf,
     font: Option<PathBuf>,
     sizes: Sizes,
+    /// Logs to run (names or prefixes); empty: all.
+    peers: Vec<String>,
+    /// Workload groups to run (`refs`, `appends`, `sync`, `group`, `replay`); empty: all.
+    only: Vec<String>,
 }
 
 const USAGE: &str = "usage: cpj-peers [--runs N] [--out DIR] [--scratch DIR] [--font TTF] \
-                     [--replay-entries N] [--window-ms MS] [--quick]";
+                     [--replay-entries N] [--window-ms MS] [--quick] \
+                     [--peers NAME,..] [--only refs,appends,sync,group,replay]";
 
 fn parse_args() -> Result<Args> {
     let mut args = Args {
@@ -55,6 +60,8 @@ fn parse_args() -> Result<Args> {
         out: PathBuf::from("docs/peers"),
         scratch: std::env::temp_dir(),
         font: None,
+        peers: Vec::new(),
+        only: Vec::new(),
         sizes: Sizes {
             async_count: 1_000_000,
             async_batches: 2_000,
@@ -75,6 +82,8 @@ fn parse_args() -> Result<Args> {
             "--out" => args.out = PathBuf::from(value()?),
             "--scratch" => args.scratch = PathBuf::from(value()?),
             "--font" => args.font = Some(PathBuf::from(value()?)),
+            "--peers" => args.peers = value()?.split(',').map(str::to_owned).collect(),
+            "--only" => args.only = value()?.split(',').map(str::to_owned).collect(),
             "--replay-entries" => args.sizes.replay_entries = value()?.parse()?,
             "--window-ms" => args.sizes.group_window = Duration::from_millis(value()?.parse()?),
             "--quick" => {
@@ -129,17 +138,24 @@ fn main() -> Result<()> {
     let args = parse_args()?;
     let load_before = shell("cut -d' ' -f1-3 /proc/loadavg");
     let started = Instant::now();
-    let peers: [&dyn Peer; 4] = [
+    let all: [&dyn Peer; 4] = [
         &peer_cpj::Cpj,
         &peer_okaywal::OkayWal,
         &peer_raft::Raft,
         &peer_commitlog::Commitlog,
     ];
+    let peers: Vec<&dyn Peer> = all
+        .into_iter()
+        .filter(|p| {
+            args.peers.is_empty() || args.peers.iter().any(|n| p.name().starts_with(n.as_str()))
+        })
+        .collect();
+    let wants = |group: &str| args.only.is_empty() || args.only.iter().any(|g| g == group);
     let root = tempfile::Builder::new()
         .prefix("cpj-peers-")
         .tempdir_in(&args.scratch)?;
     let mut scratch = Scratch::new(root.path().to_path_buf());
-    for peer in peers {
+    for &peer in peers.iter().filter(|_| wants("replay")) {
         let t = Instant::now();
         peer.write_dataset(&scratch.dataset(peer.name()), args.sizes.replay_entries)?;
         eprintln!(
@@ -150,7 +166,7 @@ fn main() -> Result<()> {
     }
     let mut records = Records::default();
     for run in 1..=args.runs {
-        run_once(run, &args.sizes, &peers, &mut scratch, &mut records)?;
+        run_once(run, &args.sizes, &peers, &wants, &mut scratch, &mut records)?;
         eprintln!(
             "run {run}/{} done at {:.0} s",
             args.runs,
@@ -166,13 +182,25 @@ fn run_once(
     run: usize,
     sizes: &Sizes,
     peers: &[&dyn Peer],
+    wants: &dyn Fn(&str) -> bool,
     scratch: &mut Scratch,
     records: &mut Records,
 ) -> Result<()> {
-    runner::references(run, sizes, scratch, records)?;
-    runner::appends(run, sizes, peers, scratch, records)?;
-    runner::group_commit(run, sizes, peers, scratch, records)?;
-    runner::replay(run, sizes, peers, scratch, records)?;
+    if wants("refs") {
+        runner::references(run, records);
+    }
+    if wants("appends") {
+        runner::appends(run, sizes, peers, scratch, records)?;
+    }
+    if wants("sync") {
+        runner::sync_each(run, sizes, peers, scratch, records)?;
+    }
+    if wants("group") {
+        runner::group_commit(run, sizes, peers, scratch, records)?;
+    }
+    if wants("replay") {
+        runner::replay(run, sizes, peers, scratch, records)?;
+    }
     records.ratio_to_reference(
         run,
         ("async_batch_1024", "GB/s"),

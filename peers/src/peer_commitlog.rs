@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use commitlog::message::{MessageBuf, MessageSet};
 use commitlog::{CommitLog, LogOptions, ReadLimit};
 
-use crate::workload::{each_latency, payload, Peer, Result, ASYNC_BATCH_LEN, BATCH_LEN};
+use crate::workload::{each_latency, payload, Peer, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN};
 
 /// Bytes per `read` call during replay.
 const READ_BYTES: usize = 1 << 20;
@@ -69,13 +69,13 @@ impl Peer for Commitlog {
         Ok(Some(start.elapsed()))
     }
 
-    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>> {
+    fn sync_appender(&self, dir: &Path) -> Result<SyncOp> {
         let mut log = open(dir)?;
-        each_latency(count, |i| {
+        Ok(Box::new(move |i| {
             log.append_msg(payload(0, i))?;
             log.flush()?;
             Ok(())
-        })
+        }))
     }
 
     fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use checkpoint_journal::{Durability, Entry, Frame, Journal, Options};
 
 use crate::workload::{
-    concurrent_latencies, each_latency, entry, Peer, Result, ASYNC_BATCH_LEN, BATCH_LEN,
+    concurrent_latencies, each_latency, entry, Peer, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN,
 };
 
 /// checkpoint-journal.
@@ -61,14 +61,12 @@ impl Peer for Cpj {
         Ok(Some(elapsed))
     }
 
-    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>> {
+    fn sync_appender(&self, dir: &Path) -> Result<SyncOp> {
         let journal = open(dir, Durability::Sync)?;
-        let latencies = each_latency(count, |i| {
+        Ok(Box::new(move |i| {
             journal.append(entry(0, i))?;
             Ok(())
-        })?;
-        journal.close()?;
-        Ok(latencies)
+        }))
     }
 
     fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {

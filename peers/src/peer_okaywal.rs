@@ -16,7 +16,9 @@ use okaywal::{
     Configuration, Entry, EntryId, LogManager, ReadChunkResult, SegmentReader, WriteAheadLog,
 };
 
-use crate::workload::{concurrent_latencies, each_latency, payload, Peer, Result, BATCH_LEN};
+use crate::workload::{
+    concurrent_latencies, each_latency, payload, Peer, Result, SyncOp, BATCH_LEN,
+};
 
 /// Chunks per entry in the replay data set (one fsync per entry while writing it).
 const DATASET_ENTRY_CHUNKS: u64 = 100_000;
@@ -107,11 +109,9 @@ impl Peer for OkayWal {
         Ok(None)
     }
 
-    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>> {
+    fn sync_appender(&self, dir: &Path) -> Result<SyncOp> {
         let wal = open(dir)?;
-        let latencies = each_latency(count, |i| commit(&wal, 0, i, 1))?;
-        wal.shutdown()?;
-        Ok(latencies)
+        Ok(Box::new(move |i| commit(&wal, 0, i, 1)))
     }
 
     fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {

@@ -12,7 +12,7 @@ use raft_engine::{Config, Engine, LogBatch, ReadableSize};
 
 use crate::raft_message::{RaftEntry, RaftEntryExt};
 use crate::workload::{
-    concurrent_latencies, each_latency, payload, Peer, Result, ASYNC_BATCH_LEN, BATCH_LEN,
+    concurrent_latencies, each_latency, payload, Peer, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN,
 };
 
 /// Entries fetched per `fetch_entries_to` call during replay.
@@ -74,9 +74,9 @@ impl Peer for Raft {
         Ok(Some(start.elapsed()))
     }
 
-    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>> {
+    fn sync_appender(&self, dir: &Path) -> Result<SyncOp> {
         let engine = open(dir)?;
-        each_latency(count, |i| write(&engine, 0, i, 1, true))
+        Ok(Box::new(move |i| write(&engine, 0, i, 1, true)))
     }
 
     fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {

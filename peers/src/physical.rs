@@ -9,11 +9,11 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use memmap2::MmapOptions;
 
-use crate::workload::{each_latency, Result, ASYNC_BATCH_LEN};
+use crate::workload::{Result, SyncOp, ASYNC_BATCH_LEN};
 
 /// Bytes of the memcpy destination: larger than any cache, so the copy streams.
 const MEMCPY_DESTINATION_BYTES: usize = 256 << 20;
@@ -44,43 +44,49 @@ pub(crate) fn memcpy_bytes_per_second() -> f64 {
     (rounds * block) as f64 / elapsed.as_secs_f64()
 }
 
-/// Latencies of `count` msyncs, each of one 4 KiB page just dirtied by a 24-byte store,
-/// in a fallocated file mapped shared (as a segment is).
+/// An msync of the 4 KiB page just dirtied by a 24-byte store, the stores running
+/// sequentially through a fallocated file mapped shared (as a segment is). With
+/// `written`, every block of the file is written and synced first, so a sync moves data
+/// only; without it the blocks are still unwritten extents, and the first sync of each
+/// also commits the filesystem's metadata (the extent conversion).
 ///
 /// # Errors
-/// I/O errors creating, mapping or syncing the scratch file.
-pub(crate) fn msync_4k(dir: &Path, count: u64) -> Result<Vec<Duration>> {
-    let file = scratch_file(dir, "msync", MSYNC_FILE_BYTES)?;
+/// I/O errors creating or mapping the scratch file.
+pub(crate) fn msync_4k(dir: &Path, written: bool) -> Result<SyncOp> {
+    let file = scratch_file(dir, "msync", MSYNC_FILE_BYTES, written)?;
     // SAFETY: 1. the file was just created with `create_new` in this run's private
     // scratch directory, so no other process maps or truncates it; 2. it was allocated
     // to `MSYNC_FILE_BYTES` and is not truncated while mapped.
     let mut map = unsafe { MmapOptions::new().map_mut(&file) }?;
-    let pages = map.len() / PAGE_BYTES;
-    each_latency(count, |i| {
-        let at = usize::try_from(i)? % pages * PAGE_BYTES;
+    let records = map.len() / 24;
+    Ok(Box::new(move |i| {
+        let at = usize::try_from(i)? % records * 24;
         if let Some(bytes) = map.get_mut(at..at + 24) {
             bytes.copy_from_slice(&i.to_le_bytes().repeat(3));
         }
-        map.flush_range(at, PAGE_BYTES)?;
+        let page = at - at % PAGE_BYTES;
+        map.flush_range(page, PAGE_BYTES.min(map.len() - page))?;
         Ok(())
-    })
+    }))
 }
 
-/// Latencies of `count` 24-byte `pwrite`s each followed by `fdatasync`, appending to a
-/// fallocated file (so no metadata but the data is synced).
+/// A 24-byte `pwrite` followed by `fdatasync`, the writes running sequentially through
+/// a fallocated file whose blocks were written and synced first (so a sync moves data
+/// only).
 ///
 /// # Errors
-/// I/O errors creating, writing or syncing the scratch file.
-pub(crate) fn fdatasync(dir: &Path, count: u64) -> Result<Vec<Duration>> {
-    let file = scratch_file(dir, "fdatasync", MSYNC_FILE_BYTES)?;
-    each_latency(count, |i| {
-        file.write_all_at(&i.to_le_bytes().repeat(3), i * 24 % MSYNC_FILE_BYTES)?;
+/// I/O errors creating the scratch file.
+pub(crate) fn fdatasync(dir: &Path) -> Result<SyncOp> {
+    let file = scratch_file(dir, "fdatasync", MSYNC_FILE_BYTES, true)?;
+    Ok(Box::new(move |i| {
+        file.write_all_at(&i.to_le_bytes().repeat(3), i * 24 % (MSYNC_FILE_BYTES - 24))?;
         file.sync_data()?;
         Ok(())
-    })
+    }))
 }
 
-fn scratch_file(dir: &Path, name: &str, len: u64) -> Result<File> {
+/// A new fallocated file of `len` bytes; with `written`, zero-filled and synced.
+fn scratch_file(dir: &Path, name: &str, len: u64, written: bool) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -92,6 +98,9 @@ fn scratch_file(dir: &Path, name: &str, len: u64) -> Result<File> {
         0,
         i64::try_from(len)?,
     )?;
+    if written {
+        file.write_all_at(&vec![0u8; usize::try_from(len)?], 0)?;
+    }
     file.sync_all()?;
     Ok(file)
 }

@@ -7,6 +7,9 @@ pub(crate) const REFERENCE: &str = "reference";
 /// The crate under test.
 pub(crate) const CPJ: &str = "checkpoint-journal";
 
+/// Metric of checkpoint-journal's speed over the best peer's (> 1: faster).
+pub(crate) const SPEED_VS_BEST_PEER: &str = "speed × best peer";
+
 /// One figure of one run.
 #[derive(Clone, Debug)]
 pub(crate) struct Record {
@@ -123,7 +126,7 @@ impl Records {
             } else {
                 best / ours
             };
-            self.push(run, CPJ, workload, "× best peer", ratio);
+            self.push(run, CPJ, workload, SPEED_VS_BEST_PEER, ratio);
         }
     }
 }

@@ -2,12 +2,12 @@
 //! workload runs on all logs before the next starts, so load drifts hit them alike).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::physical;
 use crate::record::{Records, REFERENCE};
 use crate::stats::percentile;
-use crate::workload::{Peer, Result, ASYNC_BATCH_LEN, BATCH_LEN};
+use crate::workload::{Peer, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN};
 
 /// Writer-thread counts of the group-commit workload.
 pub(crate) const THREADS: [usize; 5] = [1, 2, 4, 8, 16];
@@ -35,13 +35,18 @@ pub(crate) struct Scratch {
     /// Root of the scratch directories.
     pub(crate) root: PathBuf,
     next: u64,
+    fresh: Vec<PathBuf>,
 }
 
 impl Scratch {
     /// Scratch directories under `root`.
     #[must_use]
     pub(crate) fn new(root: PathBuf) -> Scratch {
-        Scratch { root, next: 0 }
+        Scratch {
+            root,
+            next: 0,
+            fresh: Vec::new(),
+        }
     }
 
     /// Runs `f` in a fresh empty directory and removes it afterwards.
@@ -55,6 +60,25 @@ impl Scratch {
         let result = f(&dir);
         let _ = std::fs::remove_dir_all(&dir);
         result
+    }
+
+    /// A fresh empty directory, kept until [`Scratch::remove_fresh_dirs`].
+    ///
+    /// # Errors
+    /// I/O errors creating it.
+    pub(crate) fn fresh_dir(&mut self) -> Result<PathBuf> {
+        self.next += 1;
+        let dir = self.root.join(format!("f{}", self.next));
+        std::fs::create_dir_all(&dir)?;
+        self.fresh.push(dir.clone());
+        Ok(dir)
+    }
+
+    /// Removes the directories of [`Scratch::fresh_dir`].
+    pub(crate) fn remove_fresh_dirs(&mut self) {
+        for dir in self.fresh.drain(..) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     /// The replay data set of `peer`.
@@ -73,44 +97,10 @@ fn micros(d: Option<Duration>) -> f64 {
     d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
 }
 
-/// The physical references of run `run`.
-///
-/// # Errors
-/// I/O errors of the scratch files.
-pub(crate) fn references(
-    run: usize,
-    sizes: &Sizes,
-    scratch: &mut Scratch,
-    out: &mut Records,
-) -> Result<()> {
+/// The memcpy reference of run `run` (the sync references run inside [`sync_each`]).
+pub(crate) fn references(run: usize, out: &mut Records) {
     let memcpy = physical::memcpy_bytes_per_second();
     out.push(run, REFERENCE, "memcpy_24k_blocks", "GB/s", memcpy / 1e9);
-    let mut msync = scratch.with_dir(|dir| physical::msync_4k(dir, sizes.sync_count))?;
-    out.push(
-        run,
-        REFERENCE,
-        "msync_4k",
-        "p50 µs",
-        micros(percentile(&mut msync, 0.5)),
-    );
-    out.push(
-        run,
-        REFERENCE,
-        "msync_4k",
-        "p99 µs",
-        micros(percentile(&mut msync, 0.99)),
-    );
-    let mut fdatasync = scratch.with_dir(|dir| physical::fdatasync(dir, sizes.sync_count))?;
-    let p50 = micros(percentile(&mut fdatasync, 0.5));
-    out.push(run, REFERENCE, "fdatasync_24b", "p50 µs", p50);
-    out.push(
-        run,
-        REFERENCE,
-        "fdatasync_24b",
-        "p99 µs",
-        micros(percentile(&mut fdatasync, 0.99)),
-    );
-    Ok(())
 }
 
 /// The single-thread append workloads of run `run` on every log.
@@ -149,24 +139,6 @@ pub(crate) fn appends(
         }
     }
     for peer in peers {
-        let mut latencies = scratch.with_dir(|dir| peer.sync_each(dir, sizes.sync_count))?;
-        let workload = sync_name("sync_each", peer.sync_is_durable());
-        out.push(
-            run,
-            peer.name(),
-            &workload,
-            "p50 µs",
-            micros(percentile(&mut latencies, 0.5)),
-        );
-        out.push(
-            run,
-            peer.name(),
-            &workload,
-            "p99 µs",
-            micros(percentile(&mut latencies, 0.99)),
-        );
-    }
-    for peer in peers {
         let mut latencies = scratch.with_dir(|dir| peer.sync_batch(dir, sizes.sync_batches))?;
         let total: Duration = latencies.iter().sum();
         let workload = sync_name("sync_batch_1000", peer.sync_is_durable());
@@ -180,6 +152,66 @@ pub(crate) fn appends(
             micros(percentile(&mut latencies, 0.5)),
         );
     }
+    Ok(())
+}
+
+/// Single durable appends, one at a time on each log and each reference sync in turn
+/// (the order rotating every round), so all see the same disk.
+///
+/// # Errors
+/// The first error of any log or reference.
+pub(crate) fn sync_each(
+    run: usize,
+    sizes: &Sizes,
+    peers: &[&dyn Peer],
+    scratch: &mut Scratch,
+    out: &mut Records,
+) -> Result<()> {
+    let mut ops: Vec<(&'static str, String, SyncOp)> = Vec::new();
+    for (workload, written) in [("msync_4k", true), ("msync_4k_unwritten_extent", false)] {
+        let op = physical::msync_4k(&scratch.fresh_dir()?, written)?;
+        ops.push((REFERENCE, workload.to_owned(), op));
+    }
+    ops.push((
+        REFERENCE,
+        "fdatasync_24b".to_owned(),
+        physical::fdatasync(&scratch.fresh_dir()?)?,
+    ));
+    for peer in peers {
+        let workload = sync_name("sync_each", peer.sync_is_durable());
+        ops.push((
+            peer.name(),
+            workload,
+            peer.sync_appender(&scratch.fresh_dir()?)?,
+        ));
+    }
+    let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); ops.len()];
+    for i in 0..sizes.sync_count {
+        for k in 0..ops.len() {
+            let at = (k + usize::try_from(i)?) % ops.len();
+            let start = Instant::now();
+            (ops[at].2)(i)?;
+            latencies[at].push(start.elapsed());
+        }
+    }
+    for ((peer, workload, op), mut samples) in ops.into_iter().zip(latencies) {
+        drop(op);
+        out.push(
+            run,
+            peer,
+            &workload,
+            "p50 µs",
+            micros(percentile(&mut samples, 0.5)),
+        );
+        out.push(
+            run,
+            peer,
+            &workload,
+            "p99 µs",
+            micros(percentile(&mut samples, 0.99)),
+        );
+    }
+    scratch.remove_fresh_dirs();
     Ok(())
 }
 

@@ -15,6 +15,9 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Result of a workload.
 pub(crate) type Result<T> = std::result::Result<T, BoxError>;
 
+/// One durable single-entry append (or one reference sync), taking the entry's number.
+pub(crate) type SyncOp = Box<dyn FnMut(u64) -> Result<()>>;
+
 /// Entries per batch in the `Sync` batch workload and in the replay data set.
 pub(crate) const BATCH_LEN: usize = 1000;
 /// Entries per batch in the async batch workload (against memcpy of the same bytes).
@@ -42,8 +45,11 @@ pub(crate) trait Peer: Sync {
     /// `None` where the log has no such call.
     fn async_batch(&self, dir: &Path, batches: u64) -> Result<Option<Duration>>;
 
-    /// `count` appends of one entry, each acknowledged durable; per-append latencies.
-    fn sync_each(&self, dir: &Path, count: u64) -> Result<Vec<Duration>>;
+    /// Opens the log in `dir` for single appends, each acknowledged durable: the
+    /// returned operation appends entry `i`. Dropping it closes the log. The runner
+    /// calls the operations of all logs and references in turn, so disk load that
+    /// drifts during the run hits them alike.
+    fn sync_appender(&self, dir: &Path) -> Result<SyncOp>;
 
     /// `batches` appends of `BATCH_LEN` entries, each batch acknowledged durable;
     /// per-batch latencies.
