@@ -224,7 +224,10 @@ fn run_once(
             true,
         );
     }
-    records.ratio_to_best_peer(run, "open", "ms", false);
+    for suffix in ["warm", "cold_fadvise"] {
+        records.ratio_to_best_peer(run, &format!("open_{suffix}"), "ms", false);
+        records.ratio_to_best_peer(run, &format!("read_after_open_{suffix}"), "entries/s", true);
+    }
     records.ratio_to_best_peer(run, "replay_warm", "entries/s", true);
     records.ratio_to_best_peer(run, "replay_cold_fadvise", "entries/s", true);
     Ok(())

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use commitlog::message::{MessageBuf, MessageSet};
 use commitlog::{CommitLog, LogOptions, ReadLimit};
 
-use crate::workload::{each_latency, payload, Peer, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN};
+use crate::workload::{
+    each_latency, payload, Peer, Replay, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN,
+};
 
 /// Bytes per `read` call during replay.
 const READ_BYTES: usize = 1 << 20;
@@ -109,17 +111,10 @@ impl Peer for Commitlog {
         Ok(())
     }
 
-    fn open(&self, dir: &Path) -> Result<Duration> {
+    fn replay(&self, dir: &Path) -> Result<Replay> {
         let start = Instant::now();
         let log = open(dir)?;
-        let elapsed = start.elapsed();
-        drop(log);
-        Ok(elapsed)
-    }
-
-    fn replay(&self, dir: &Path) -> Result<(Duration, u64)> {
-        let start = Instant::now();
-        let log = open(dir)?;
+        let opened = start.elapsed();
         let mut entries = 0u64;
         let mut offset = 0;
         loop {
@@ -134,6 +129,10 @@ impl Peer for Commitlog {
             entries += buf.len() as u64;
             offset = last + 1;
         }
-        Ok((start.elapsed(), entries))
+        Ok(Replay {
+            opened,
+            total: start.elapsed(),
+            entries,
+        })
     }
 }

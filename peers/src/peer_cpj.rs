@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use checkpoint_journal::{Durability, Entry, Frame, Journal, Options};
 
 use crate::workload::{
-    concurrent_latencies, each_latency, entry, Peer, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN,
+    concurrent_latencies, each_latency, entry, Peer, Replay, Result, SyncOp, ASYNC_BATCH_LEN,
+    BATCH_LEN,
 };
 
 /// checkpoint-journal.
@@ -107,17 +108,10 @@ impl Peer for Cpj {
         Ok(())
     }
 
-    fn open(&self, dir: &Path) -> Result<Duration> {
+    fn replay(&self, dir: &Path) -> Result<Replay> {
         let start = Instant::now();
         let journal = open(dir, Durability::Async)?;
-        let elapsed = start.elapsed();
-        journal.close()?;
-        Ok(elapsed)
-    }
-
-    fn replay(&self, dir: &Path) -> Result<(Duration, u64)> {
-        let start = Instant::now();
-        let journal = open(dir, Durability::Async)?;
+        let opened = start.elapsed();
         let mut entries = 0u64;
         let mut checksum = 0u64;
         for frame in journal.read_from(journal.first_lsn())? {
@@ -129,6 +123,10 @@ impl Peer for Cpj {
         let elapsed = start.elapsed();
         std::hint::black_box(checksum);
         journal.close()?;
-        Ok((elapsed, entries))
+        Ok(Replay {
+            opened,
+            total: elapsed,
+            entries,
+        })
     }
 }

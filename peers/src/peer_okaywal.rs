@@ -17,7 +17,7 @@ use okaywal::{
 };
 
 use crate::workload::{
-    concurrent_latencies, each_latency, payload, Peer, Result, SyncOp, BATCH_LEN,
+    concurrent_latencies, each_latency, payload, Peer, Replay, Result, SyncOp, BATCH_LEN,
 };
 
 /// Chunks per entry in the replay data set (one fsync per entry while writing it).
@@ -146,19 +146,15 @@ impl Peer for OkayWal {
         Ok(())
     }
 
-    fn open(&self, dir: &Path) -> Result<Duration> {
-        let start = Instant::now();
-        let wal = open(dir)?;
-        let elapsed = start.elapsed();
-        wal.shutdown()?;
-        Ok(elapsed)
-    }
-
-    fn replay(&self, dir: &Path) -> Result<(Duration, u64)> {
+    fn replay(&self, dir: &Path) -> Result<Replay> {
         let start = Instant::now();
         let (wal, chunks) = open_counting(dir)?;
         let elapsed = start.elapsed();
         wal.shutdown()?;
-        Ok((elapsed, chunks.load(Ordering::Relaxed)))
+        Ok(Replay {
+            opened: elapsed,
+            total: elapsed,
+            entries: chunks.load(Ordering::Relaxed),
+        })
     }
 }

@@ -12,7 +12,8 @@ use raft_engine::{Config, Engine, LogBatch, ReadableSize};
 
 use crate::raft_message::{RaftEntry, RaftEntryExt};
 use crate::workload::{
-    concurrent_latencies, each_latency, payload, Peer, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN,
+    concurrent_latencies, each_latency, payload, Peer, Replay, Result, SyncOp, ASYNC_BATCH_LEN,
+    BATCH_LEN,
 };
 
 /// Entries fetched per `fetch_entries_to` call during replay.
@@ -110,19 +111,16 @@ impl Peer for Raft {
         Ok(())
     }
 
-    fn open(&self, dir: &Path) -> Result<Duration> {
+    fn replay(&self, dir: &Path) -> Result<Replay> {
         let start = Instant::now();
         let engine = open(dir)?;
-        let elapsed = start.elapsed();
-        drop(engine);
-        Ok(elapsed)
-    }
-
-    fn replay(&self, dir: &Path) -> Result<(Duration, u64)> {
-        let start = Instant::now();
-        let engine = open(dir)?;
+        let opened = start.elapsed();
         let (Some(first), Some(last)) = (engine.first_index(1), engine.last_index(1)) else {
-            return Ok((start.elapsed(), 0));
+            return Ok(Replay {
+                opened,
+                total: opened,
+                entries: 0,
+            });
         };
         let mut entries = 0u64;
         let mut checksum = 0u64;
@@ -138,6 +136,10 @@ impl Peer for Raft {
         }
         let elapsed = start.elapsed();
         std::hint::black_box(checksum);
-        Ok((elapsed, entries))
+        Ok(Replay {
+            opened,
+            total: elapsed,
+            entries,
+        })
     }
 }

@@ -18,6 +18,18 @@ pub(crate) type Result<T> = std::result::Result<T, BoxError>;
 /// One durable single-entry append (or one reference sync), taking the entry's number.
 pub(crate) type SyncOp = Box<dyn FnMut(u64) -> Result<()>>;
 
+/// Timings of one replay.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Replay {
+    /// From the start until the log was open (for a log that hands every entry to the
+    /// caller while opening, the whole replay).
+    pub(crate) opened: Duration,
+    /// From the start until the last entry was read.
+    pub(crate) total: Duration,
+    /// Entries read.
+    pub(crate) entries: u64,
+}
+
 /// Entries per batch in the `Sync` batch workload and in the replay data set.
 pub(crate) const BATCH_LEN: usize = 1000;
 /// Entries per batch in the async batch workload (against memcpy of the same bytes).
@@ -67,11 +79,8 @@ pub(crate) trait Peer: Sync {
     /// Writes `count` entries in batches of `BATCH_LEN` and closes the log durably.
     fn write_dataset(&self, dir: &Path, count: u64) -> Result<()>;
 
-    /// Opens the log written by `write_dataset` until it accepts appends; the time.
-    fn open(&self, dir: &Path) -> Result<Duration>;
-
-    /// Opens the log and reads every entry in order; the time and the entries read.
-    fn replay(&self, dir: &Path) -> Result<(Duration, u64)>;
+    /// Opens the log and reads every entry in order.
+    fn replay(&self, dir: &Path) -> Result<Replay>;
 }
 
 /// Entry `i` of writer `thread`: its sequence and watermark vary, as real ones do.
