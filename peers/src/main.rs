@@ -186,6 +186,11 @@ fn run_once(
     scratch: &mut Scratch,
     records: &mut Records,
 ) -> Result<()> {
+    // Each run starts with a different log, so that what one log leaves behind (dirty
+    // pages in writeback, a busy journal thread) falls on a different successor.
+    let mut rotated = peers.to_vec();
+    rotated.rotate_left((run - 1) % peers.len().max(1));
+    let peers = rotated.as_slice();
     if wants("refs") {
         runner::references(run, records);
     }

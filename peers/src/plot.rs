@@ -44,12 +44,14 @@ pub(crate) fn load_font(font: Option<&Path>) -> Result<()> {
 }
 
 /// One series: a log's medians over runs per thread count.
-fn series(records: &Records, peer: &str, metric: &str) -> Vec<(f64, f64)> {
+/// x is log2 of the thread count (so 1, 2, 4, 8, 16 are evenly spaced); y is the
+/// figure times `scale`.
+fn series(records: &Records, peer: &str, metric: &str, scale: f64) -> Vec<(f64, f64)> {
     THREADS
         .iter()
         .filter_map(|&t| {
             let s = records.spread(peer, &format!("group_commit_{t}"), metric)?;
-            Some((t as f64, s.median))
+            Some(((t as f64).log2(), s.median * scale))
         })
         .collect()
 }
@@ -62,19 +64,21 @@ pub(crate) fn group_commit(records: &Records, peers: &[&'static str], path: &Pat
     let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(600);
+    let throughput = ("acked appends/s", 1.0);
     panel(
         &left,
         records,
         peers,
-        "acked appends/s",
+        throughput,
         "group commit: acknowledged appends/s",
     )?;
+    let p99 = ("p99 µs", 1e-3);
     panel(
         &right,
         records,
         peers,
-        "p99 µs",
-        "group commit: p99 latency (µs)",
+        p99,
+        "group commit: p99 latency (ms)",
     )?;
     root.present()?;
     Ok(())
@@ -84,12 +88,12 @@ fn panel(
     area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     records: &Records,
     peers: &[&'static str],
-    metric: &str,
+    (metric, scale): (&str, f64),
     title: &str,
 ) -> Result<()> {
     let all: Vec<(&str, Vec<(f64, f64)>)> = peers
         .iter()
-        .map(|p| (*p, series(records, p, metric)))
+        .map(|p| (*p, series(records, p, metric, scale)))
         .filter(|(_, s)| !s.is_empty())
         .collect();
     let (low, high) = all
@@ -102,11 +106,14 @@ fn panel(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d((0.8f64..20.0f64).log_scale(), (low..high).log_scale())?;
+        .build_cartesian_2d(-0.3f64..4.3f64, (low..high).log_scale())?;
     chart
         .configure_mesh()
         .x_desc("writer threads")
-        .x_labels(6)
+        .x_labels(5)
+        .x_label_formatter(&|x| format!("{}", 2f64.powf(x.round())))
+        .y_label_formatter(&|y| crate::report::figure(*y))
+        .light_line_style(TRANSPARENT)
         .label_style(("sans-serif", 14))
         .draw()?;
     for (i, (peer, points)) in all.into_iter().enumerate() {
