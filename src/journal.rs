@@ -313,6 +313,12 @@ impl Journal {
         &self.log
     }
 
+    /// The archiver pins the segments it has not archived yet (feature `object-store`).
+    #[cfg(feature = "object-store")]
+    pub(crate) fn pin_for_archive(&self) -> Result<crate::compaction::Pin> {
+        self.compactor.pins.register(0, || Ok(()))
+    }
+
     /// Syncs that reached storage since open (group commit shares them between appends).
     #[must_use]
     pub fn flush_count(&self) -> u64 {

@@ -20,6 +20,7 @@ use super::publish::Publisher;
 use super::remote::Remote;
 use super::upload::Uploader;
 use crate::append::Log;
+use crate::compaction::Pin;
 use crate::error::{Error, Result};
 use crate::lsn::Lsn;
 use crate::sync::{lock, Arc, Condvar, Mutex};
@@ -53,6 +54,7 @@ impl Archiver {
     /// Probes, takes the archive under `prefix` over, and starts the thread.
     pub(crate) fn start(
         log: Arc<Log>,
+        pin: Pin,
         store: Arc<dyn ObjectStore>,
         prefix: &str,
         config: ArchiveConfig,
@@ -64,7 +66,7 @@ impl Archiver {
         let handle = std::thread::Builder::new()
             .name("cpj-archiver".into())
             .spawn(move || {
-                let started = begin(&log, store, &prefix, &config);
+                let started = begin(&log, pin, store, &prefix, &config);
                 match started {
                     Ok(uploader) => {
                         uploader.publish_stats(&thread_shared);
@@ -167,6 +169,7 @@ impl Drop for Archiver {
 /// Probe (fenced mode), take over, reconcile with the local journal.
 fn begin(
     log: &Arc<Log>,
+    pin: Pin,
     store: Arc<dyn ObjectStore>,
     prefix: &str,
     config: &ArchiveConfig,
@@ -186,7 +189,7 @@ fn begin(
         }
     }
     let publisher = Publisher::take_over(&remote, prefix, log.journal_id, writer_id, config.mode)?;
-    Uploader::new(Arc::clone(log), remote, publisher, prefix, config)
+    Uploader::new(Arc::clone(log), pin, remote, publisher, prefix, config)
 }
 
 /// The thread's loop: rounds until stopped or stopped for good.

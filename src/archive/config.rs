@@ -38,6 +38,9 @@ pub struct ArchiveConfig {
     pub backoff_initial: Duration,
     /// Longest retry delay, also the pause after a round that ended in an error.
     pub backoff_max: Duration,
+    /// Snapshots the manifest keeps (at least 1); segments that end before the oldest
+    /// kept one leave the manifest, and garbage collection deletes them.
+    pub keep_snapshots: usize,
 }
 
 impl Default for ArchiveConfig {
@@ -49,6 +52,7 @@ impl Default for ArchiveConfig {
             attempts_max: 5,
             backoff_initial: Duration::from_millis(50),
             backoff_max: Duration::from_secs(5),
+            keep_snapshots: 2,
         }
     }
 }
@@ -75,6 +79,13 @@ impl ArchiveConfig {
         self
     }
 
+    /// Sets how many snapshots the manifest keeps (at least 1).
+    #[must_use]
+    pub fn keep_snapshots(mut self, keep: usize) -> ArchiveConfig {
+        self.keep_snapshots = keep.max(1);
+        self
+    }
+
     /// Sets the retry bound and delays for transient errors.
     #[must_use]
     pub fn retries(mut self, attempts_max: u32, initial: Duration, max: Duration) -> ArchiveConfig {
@@ -95,6 +106,10 @@ pub struct ArchiveStats {
     pub queue_depth: u64,
     /// Sealed, durable segments not yet taken for upload (the queue was full).
     pub backlog_segments: u64,
+    /// Snapshots uploaded since start.
+    pub snapshots_uploaded: u64,
+    /// LSN of the newest snapshot in the manifest.
+    pub snapshot_lsn: Option<u64>,
     /// Segments uploaded since start.
     pub segments_uploaded: u64,
     /// Bytes uploaded since start.

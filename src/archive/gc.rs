@@ -1,7 +1,9 @@
-//! Garbage collection of archived objects the manifest no longer needs: segment
-//! objects of this journal that the manifest does not reference and that no live
-//! writer can still publish (below the manifest's end, or of an older epoch), and probe
-//! keys left by writers that crashed during their probe.
+//! Garbage collection of archived objects the manifest no longer needs: segment and
+//! snapshot objects of this journal that the manifest does not reference (beyond
+//! retention, trimmed when a newer snapshot was published, or uploaded by a writer that
+//! was fenced) and that no live writer can still publish (below the manifest's end or
+//! its newest snapshot, or of an older epoch), and probe keys left by writers that
+//! crashed during their probe.
 //!
 //! Idempotent (an object already gone is fine) and conservative: an object the current
 //! manifest references is never deleted, nor one at or past its end written in its
@@ -20,7 +22,7 @@ use crate::sync::Arc;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct GcReport {
-    /// Segment objects the manifest references (kept).
+    /// Segment and snapshot objects the manifest references (kept).
     pub referenced: u64,
     /// Unreferenced objects that may still be published (kept).
     pub in_flight: u64,
@@ -59,6 +61,24 @@ fn collect(remote: &Remote, prefix: &str) -> Result<GcReport> {
         if referenced {
             report.referenced += 1;
         } else if base < end || epoch < manifest.epoch {
+            remote.delete(&meta.location)?;
+            report.deleted.push(meta.location.to_string());
+        } else {
+            report.in_flight += 1;
+        }
+    }
+    let newest_snapshot = manifest.snapshots.last().map_or(0, |s| s.lsn);
+    for meta in remote.list(&keys::snapshots_dir(prefix, manifest.journal_id))? {
+        let Some((lsn, epoch)) = meta.location.filename().and_then(keys::parse_snapshot) else {
+            continue;
+        };
+        if manifest
+            .snapshots
+            .iter()
+            .any(|s| s.lsn == lsn && s.epoch == epoch)
+        {
+            report.referenced += 1;
+        } else if lsn <= newest_snapshot || epoch < manifest.epoch {
             remote.delete(&meta.location)?;
             report.deleted.push(meta.location.to_string());
         } else {

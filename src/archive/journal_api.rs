@@ -27,7 +27,8 @@ impl Journal {
         prefix: &str,
         config: ArchiveConfig,
     ) -> Result<Archiver> {
-        Archiver::start(Arc::clone(self.log()), store, prefix, config)
+        let pin = self.pin_for_archive()?;
+        Archiver::start(Arc::clone(self.log()), pin, store, prefix, config)
     }
 
     /// Restores the archive under `prefix` into the empty (or absent) directory `dir`,

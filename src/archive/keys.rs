@@ -5,6 +5,7 @@
 //! ```text
 //! {prefix}/manifest                                         the current manifest
 //! {prefix}/{journal_id:032x}/segments/{base:016x}-{epoch:016x}.seg
+//! {prefix}/{journal_id:032x}/snapshots/{lsn:016x}-{epoch:016x}.snap
 //! {prefix}/probe/{writer_id:032x}                            written and deleted at start
 //! ```
 
@@ -48,9 +49,30 @@ pub(crate) fn segment(prefix: &str, journal_id: u128, base_lsn: u64, epoch: u64)
     )
 }
 
+/// Where the snapshots of `journal_id` live.
+pub(crate) fn snapshots_dir(prefix: &str, journal_id: u128) -> Path {
+    join(prefix, &format!("{journal_id:032x}/snapshots"))
+}
+
+/// A snapshot object's key.
+pub(crate) fn snapshot(prefix: &str, journal_id: u128, lsn: u64, epoch: u64) -> Path {
+    join(
+        prefix,
+        &format!("{journal_id:032x}/snapshots/{lsn:016x}-{epoch:016x}.snap"),
+    )
+}
+
+/// `(lsn, epoch)` of a snapshot key's last part, or `None` for any other name.
+pub(crate) fn parse_snapshot(file_name: &str) -> Option<(u64, u64)> {
+    parse_pair(file_name.strip_suffix(".snap")?)
+}
+
 /// `(base_lsn, epoch)` of a segment key's last part, or `None` for any other name.
 pub(crate) fn parse_segment(file_name: &str) -> Option<(u64, u64)> {
-    let stem = file_name.strip_suffix(".seg")?;
+    parse_pair(file_name.strip_suffix(".seg")?)
+}
+
+fn parse_pair(stem: &str) -> Option<(u64, u64)> {
     let (base, epoch) = stem.split_once('-')?;
     if base.len() != 16 || epoch.len() != 16 {
         return None;
@@ -102,5 +124,8 @@ mod tests {
             None
         );
         assert_eq!(manifest("").as_ref(), "manifest");
+        let snap = snapshot("", 7, 0x2008, 1);
+        assert_eq!(parse_snapshot(snap.filename().unwrap()), Some((0x2008, 1)));
+        assert_eq!(parse_snapshot(name), None);
     }
 }

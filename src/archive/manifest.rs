@@ -14,7 +14,9 @@
 //!
 //! Invariants checked on decode: segments contiguous (`end` of one = `base` of the
 //! next), each `end > base`, at most `SEGMENTS_MAX` of them, sizes within the segment
-//! bounds, and no trailing bytes.
+//! bounds; snapshots in increasing LSN order, at most `SNAPSHOTS_MAX`, each inside the
+//! archived segments' range (a restore from it finds the segment holding its LSN); no
+//! trailing bytes.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,10 +34,17 @@ const HEADER_LEN: usize = RESERVED_OFFSET + size_of::<u32>();
 pub(crate) const MANIFEST_BYTES_MAX: usize = 4 << 20;
 /// The most segments one manifest lists.
 pub(crate) const SEGMENTS_MAX: usize = 65_536;
+/// The most snapshots one manifest lists.
+pub(crate) const SNAPSHOTS_MAX: usize = 64;
+/// The largest snapshot object: header, largest body, trailer, page padding.
+pub(crate) const SNAPSHOT_BYTES_MAX: u64 = (crate::format::snapshot_file::SNAPSHOT_HEADER_LEN
+    + crate::format::limits::SNAPSHOT_BODY_MAX_BYTES
+    + crate::format::snapshot_file::SNAPSHOT_TRAILER_LEN
+    + 4096) as u64;
 
 const _: () = assert!(HEADER_LEN == 24);
 // A full list of segment references fits the size bound with room to spare.
-const _: () = assert!(SEGMENTS_MAX * 48 < MANIFEST_BYTES_MAX - HEADER_LEN);
+const _: () = assert!(SEGMENTS_MAX * 48 + SNAPSHOTS_MAX * 48 < MANIFEST_BYTES_MAX - HEADER_LEN);
 
 /// One archived segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +56,19 @@ pub struct SegmentRef {
     /// The epoch of the writer that uploaded it (part of its key).
     pub epoch: u64,
     /// The object's length: the segment file's length.
+    pub bytes: u64,
+    /// CRC32C of the whole object.
+    pub crc32c: u32,
+}
+
+/// One archived snapshot file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRef {
+    /// The snapshot's LSN (its file name).
+    pub lsn: u64,
+    /// The epoch of the writer that uploaded it (part of its key).
+    pub epoch: u64,
+    /// The object's length.
     pub bytes: u64,
     /// CRC32C of the whole object.
     pub crc32c: u32,
@@ -65,6 +87,8 @@ pub struct Manifest {
     pub sequence: u64,
     /// When this version was written (Unix ms).
     pub updated_at_ms: u64,
+    /// Archived snapshots, oldest first (a restore tries the newest first).
+    pub snapshots: Vec<SnapshotRef>,
     /// Archived segments, contiguous, in LSN order.
     pub segments: Vec<SegmentRef>,
 }
@@ -79,6 +103,7 @@ impl Manifest {
             writer_id,
             sequence: 0,
             updated_at_ms: crate::segment::now_ms(),
+            snapshots: Vec::new(),
             segments: Vec::new(),
         }
     }
@@ -155,6 +180,36 @@ impl Manifest {
     }
 
     fn validate(&self) -> Result<(), String> {
+        self.validate_segments()?;
+        if self.snapshots.len() > SNAPSHOTS_MAX {
+            return Err(format!(
+                "{} snapshots, over the limit of {SNAPSHOTS_MAX}",
+                self.snapshots.len()
+            ));
+        }
+        let range = self.segments.first().map(|s| s.base_lsn)..=self.end_lsn();
+        for s in &self.snapshots {
+            if s.bytes > SNAPSHOT_BYTES_MAX || s.lsn % 8 != 0 {
+                return Err(format!("snapshot at LSN {} has a bad size or LSN", s.lsn));
+            }
+            if !self.segments.is_empty() && !range.contains(&Some(s.lsn)) {
+                return Err(format!(
+                    "snapshot at LSN {} is outside the archived segments",
+                    s.lsn
+                ));
+            }
+        }
+        if self
+            .snapshots
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a.lsn >= b.lsn))
+        {
+            return Err("snapshots not in increasing LSN order".into());
+        }
+        Ok(())
+    }
+
+    fn validate_segments(&self) -> Result<(), String> {
         if self.segments.len() > SEGMENTS_MAX {
             return Err(format!(
                 "{} segments, over the limit of {SEGMENTS_MAX}",
@@ -198,6 +253,12 @@ mod tests {
                 crc32c: 9,
             });
         }
+        m.snapshots.push(SnapshotRef {
+            lsn: 70_000,
+            epoch: 2,
+            bytes: 8192,
+            crc32c: 3,
+        });
         m
     }
 
@@ -229,5 +290,13 @@ mod tests {
         m.segments[1].base_lsn += 8;
         let err = Manifest::decode(&m.encode()).unwrap_err();
         assert!(err.contains("not contiguous"), "{err}");
+    }
+
+    #[test]
+    fn a_snapshot_outside_the_segments_is_refused() {
+        let mut m = sample();
+        m.snapshots[0].lsn = 4 * 61_440;
+        let err = Manifest::decode(&m.encode()).unwrap_err();
+        assert!(err.contains("outside"), "{err}");
     }
 }

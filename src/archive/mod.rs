@@ -12,12 +12,13 @@ mod probe;
 mod publish;
 mod remote;
 mod restore;
+mod snapshots;
 mod upload;
 
 pub use archiver::Archiver;
 pub use config::{ArchiveConfig, ArchiveMode, ArchiveStats};
 pub use gc::{collect_garbage, GcReport};
-pub use manifest::{Manifest, SegmentRef};
+pub use manifest::{Manifest, SegmentRef, SnapshotRef};
 pub use remote::{read_manifest, s3_store};
 pub use restore::{restore, RestoreReport, SkippedObject};
 

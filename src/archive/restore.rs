@@ -1,9 +1,13 @@
 //! Restore: rebuild a journal directory from an archive. The manifest names the
-//! segments; each is fetched, checked against the manifest (size, CRC32C) and against
-//! itself (segment header, journal identity, base LSN) and written as a 0600 file,
-//! fsynced, before the directory is fsynced. The first missing or bad segment ends the
-//! restore there: the journal is rebuilt as of the last good one (an older manifest
-//! state), and the report names what was skipped and why.
+//! snapshots and segments; each object is fetched, checked against the manifest (size,
+//! CRC32C) and against itself (header, journal identity, LSN) and written as a 0600
+//! file, fsynced, before the directory is fsynced.
+//!
+//! Fallback: the newest snapshot that checks is installed (a bad or missing newer one
+//! is skipped, and reported); without one, the segments must start at LSN 0. Then the
+//! segments from the one holding the snapshot's LSN are restored in order, and the
+//! first missing or bad one ends the restore there: the journal is rebuilt as of the
+//! segment before it (an older state of the archive), and the report says so.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +18,7 @@ use serde::Serialize;
 
 use super::config::ArchiveConfig;
 use super::keys;
-use super::manifest::{Manifest, SegmentRef};
+use super::manifest::{Manifest, SegmentRef, SnapshotRef};
 use super::remote::{on_own_thread, Remote};
 use crate::error::{Error, Result};
 use crate::format::segment_header::SegmentHeader;
@@ -31,6 +35,8 @@ pub struct RestoreReport {
     pub epoch: u64,
     /// The manifest's update sequence.
     pub manifest_sequence: u64,
+    /// LSN of the snapshot installed, if any.
+    pub snapshot_lsn: Option<u64>,
     /// Segments written to the directory.
     pub segments_restored: u64,
     /// Bytes written.
@@ -85,11 +91,89 @@ fn restore_here(store: Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Result
         manifest_end_lsn: manifest.end_lsn().unwrap_or(0),
         ..RestoreReport::default()
     };
-    for r in &manifest.segments {
+    let snapshot = choose_snapshot(&remote, prefix, &manifest, &mut report)?;
+    if let Some((r, bytes)) = &snapshot {
+        write_file(dir, &crate::snapshot::file_name(r.lsn), bytes)?;
+        report.snapshot_lsn = Some(r.lsn);
+        report.bytes_restored += bytes.len() as u64;
+        report.restored_end_lsn = r.lsn;
+    } else if let Some(first) = manifest.segments.first().filter(|s| s.base_lsn != 0) {
+        return Err(Error::RemoteCorrupt {
+            key: keys::manifest(prefix).to_string(),
+            reason: format!(
+                "no usable snapshot, and the archived segments start at LSN {} (not 0): {}",
+                first.base_lsn,
+                skipped_text(&report.skipped)
+            ),
+        });
+    }
+    let from = snapshot.as_ref().map_or(0, |(r, _)| r.lsn);
+    restore_segments(&remote, prefix, &manifest, from, dir, &mut report)?;
+    if report.segments_restored == 0 && snapshot.is_none() {
+        let first = report.skipped.first().cloned();
+        return Err(Error::RemoteCorrupt {
+            key: first
+                .as_ref()
+                .map_or_else(|| keys::manifest(prefix).to_string(), |s| s.key.clone()),
+            reason: first.map_or_else(|| "the manifest lists no segment".into(), |s| s.reason),
+        });
+    }
+    FsStorage
+        .sync_dir(dir)
+        .map_err(|e| Error::io(dir, "fsync directory", e))?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn skipped_text(skipped: &[SkippedObject]) -> String {
+    let parts: Vec<String> = skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.key, s.reason))
+        .collect();
+    if parts.is_empty() {
+        "none listed".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The newest snapshot that checks, newest first; the others tried are reported.
+fn choose_snapshot(
+    remote: &Remote,
+    prefix: &str,
+    manifest: &Manifest,
+    report: &mut RestoreReport,
+) -> Result<Option<(SnapshotRef, Vec<u8>)>> {
+    for r in manifest.snapshots.iter().rev() {
+        let key = keys::snapshot(prefix, manifest.journal_id, r.lsn, r.epoch);
+        match fetch_snapshot(remote, &key, r, manifest.journal_id)? {
+            Ok(bytes) => return Ok(Some((*r, bytes))),
+            Err(reason) => {
+                tracing::warn!(%key, %reason, "archived snapshot unusable; trying an older one");
+                report.skipped.push(SkippedObject {
+                    key: key.to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The segments from the one holding `from` on, in order, up to the first bad one.
+fn restore_segments(
+    remote: &Remote,
+    prefix: &str,
+    manifest: &Manifest,
+    from: u64,
+    dir: &Path,
+    report: &mut RestoreReport,
+) -> Result<()> {
+    for r in manifest.segments.iter().filter(|s| s.end_lsn >= from) {
         let key = keys::segment(prefix, manifest.journal_id, r.base_lsn, r.epoch);
-        match fetch_checked(&remote, &key, r, &manifest)? {
+        match fetch_checked(remote, &key, r, manifest)? {
             Ok(bytes) => {
-                write_segment(dir, r.base_lsn, &bytes)?;
+                write_file(dir, &crate::segment::file_name(r.base_lsn), &bytes)?;
                 report.segments_restored += 1;
                 report.bytes_restored += bytes.len() as u64;
                 report.restored_end_lsn = r.end_lsn;
@@ -104,20 +188,38 @@ fn restore_here(store: Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Result
             }
         }
     }
-    if report.segments_restored == 0 {
-        let first = report.skipped.first().cloned();
-        return Err(Error::RemoteCorrupt {
-            key: first
-                .as_ref()
-                .map_or_else(|| keys::manifest(prefix).to_string(), |s| s.key.clone()),
-            reason: first.map_or_else(|| "the manifest lists no segment".into(), |s| s.reason),
-        });
+    Ok(())
+}
+
+/// A snapshot object's bytes if they match the manifest and decode as a snapshot of
+/// this journal at that LSN; otherwise the reason.
+fn fetch_snapshot(
+    remote: &Remote,
+    key: &object_store::path::Path,
+    r: &SnapshotRef,
+    journal_id: u128,
+) -> Result<std::result::Result<Vec<u8>, String>> {
+    let Some(fetched) = remote.get(key, r.bytes)? else {
+        return Ok(Err("missing".into()));
+    };
+    let bytes = fetched.bytes;
+    let crc = crc32c::crc32c(&bytes);
+    if bytes.len() as u64 != r.bytes || crc != r.crc32c {
+        return Ok(Err(format!(
+            "{} bytes with CRC32C {crc:08x}, the manifest says {} bytes with {:08x}",
+            bytes.len(),
+            r.bytes,
+            r.crc32c
+        )));
     }
-    FsStorage
-        .sync_dir(dir)
-        .map_err(|e| Error::io(dir, "fsync directory", e))?;
-    report.elapsed = started.elapsed();
-    Ok(report)
+    let header = match crate::format::snapshot_file::decode(&bytes) {
+        Ok((h, _)) => h,
+        Err(fault) => return Ok(Err(format!("snapshot: {fault}"))),
+    };
+    if header.journal_id != journal_id || header.snapshot_lsn != r.lsn {
+        return Ok(Err("snapshot header disagrees with the manifest".into()));
+    }
+    Ok(Ok(bytes))
 }
 
 /// Creates `dir` (0700) or checks that it is empty.
@@ -185,19 +287,19 @@ fn fetch_checked(
     Ok(Ok(bytes))
 }
 
-/// Writes one segment file (0600, created new) and fsyncs it.
-fn write_segment(dir: &Path, base_lsn: u64, bytes: &[u8]) -> Result<PathBuf> {
-    let path = dir.join(crate::segment::file_name(base_lsn));
+/// Writes one file (0600, created new) and fsyncs it.
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let path = dir.join(name);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
         .open(&path)
-        .map_err(|e| Error::io(&path, "create segment", e))?;
+        .map_err(|e| Error::io(&path, "create restored file", e))?;
     file.write_all(bytes)
-        .map_err(|e| Error::io(&path, "write segment", e))?;
+        .map_err(|e| Error::io(&path, "write restored file", e))?;
     file.sync_all()
-        .map_err(|e| Error::io(&path, "fsync segment", e))?;
+        .map_err(|e| Error::io(&path, "fsync restored file", e))?;
     Ok(path)
 }

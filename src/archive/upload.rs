@@ -4,7 +4,9 @@
 //!
 //! A segment is sealed when the published frontier has reached its end: no frame can
 //! be added to it any more, so its bytes are final. The archiver flushes it itself
-//! (from its own thread), so archiving also works in `Async` mode.
+//! (from its own thread), so archiving also works in `Async` mode. A compaction pin at
+//! the first segment not yet archived keeps compaction from retiring it first; after
+//! the segments, the round archives the newest local snapshot (`snapshots.rs`).
 
 use std::collections::VecDeque;
 
@@ -16,7 +18,9 @@ use super::keys;
 use super::manifest::SegmentRef;
 use super::publish::Publisher;
 use super::remote::{PutOutcome, Remote};
+use super::snapshots;
 use crate::append::Log;
+use crate::compaction::Pin;
 use crate::error::{Error, Result};
 use crate::flush;
 use crate::lsn::Lsn;
@@ -27,10 +31,14 @@ use crate::sync::{lock, Arc, Ordering};
 #[derive(Debug)]
 pub(crate) struct Uploader {
     log: Arc<Log>,
+    /// Held at `next_lsn`: compaction keeps the segments not yet archived.
+    pin: Pin,
     remote: Remote,
     publisher: Publisher,
     prefix: String,
     queue_segments_max: usize,
+    keep_snapshots: usize,
+    snapshots_uploaded: u64,
     /// Base LSN of the next segment to archive.
     next_lsn: u64,
     queue: VecDeque<Arc<Segment>>,
@@ -45,6 +53,7 @@ impl Uploader {
     /// local journal contradicts (a journal restored from an older point diverges there).
     pub(crate) fn new(
         log: Arc<Log>,
+        pin: Pin,
         remote: Remote,
         mut publisher: Publisher,
         prefix: &str,
@@ -64,22 +73,23 @@ impl Uploader {
             .next()
             .copied()
             .unwrap_or(0);
-        let next_lsn = publisher.current.end_lsn().unwrap_or(first_local);
+        let mut next_lsn = publisher.current.end_lsn().unwrap_or(first_local);
+        let mut snapshots_uploaded = 0;
         if next_lsn < first_local {
-            return Err(Error::RemoteCorrupt {
-                key: keys::manifest(prefix).to_string(),
-                reason: format!(
-                    "the archive ends at LSN {next_lsn} but the journal starts at {first_local}: \
-                     the segments between were removed locally before they were archived"
-                ),
-            });
+            restart_from_snapshot(&log, &remote, &mut publisher, prefix, first_local)?;
+            next_lsn = first_local;
+            snapshots_uploaded = 1;
         }
+        pin.advance(next_lsn);
         Ok(Uploader {
             log,
+            pin,
             remote,
             publisher,
             prefix: prefix.to_owned(),
             queue_segments_max: config.queue_segments_max,
+            keep_snapshots: config.keep_snapshots,
+            snapshots_uploaded,
             next_lsn,
             queue: VecDeque::new(),
             backlog: 0,
@@ -97,8 +107,44 @@ impl Uploader {
             self.archive(&segment)?;
             self.queue.pop_front();
             self.next_lsn = segment.end();
+            self.pin.advance(self.next_lsn);
             self.publish_stats(shared);
         }
+        self.archive_snapshot()?;
+        self.publish_stats(shared);
+        Ok(())
+    }
+
+    /// Uploads and publishes the newest local snapshot once the archived segments
+    /// reach it.
+    fn archive_snapshot(&mut self) -> Result<()> {
+        let manifest = &self.publisher.current;
+        let newest_archived = manifest.snapshots.last().map(|s| s.lsn);
+        let first = manifest
+            .segments
+            .first()
+            .map_or(self.next_lsn, |s| s.base_lsn);
+        let Some((lsn, bytes)) = snapshots::newest_local(&self.log)? else {
+            return Ok(());
+        };
+        if newest_archived.is_some_and(|n| n >= lsn) || lsn > self.next_lsn || lsn < first {
+            return Ok(());
+        }
+        let epoch = manifest.epoch;
+        let reference = snapshots::upload(
+            &self.remote,
+            &self.prefix,
+            self.log.journal_id,
+            epoch,
+            lsn,
+            &bytes,
+        )?;
+        let keep = self.keep_snapshots;
+        self.publisher
+            .publish(&self.remote, |m| snapshots::add(m, reference, keep))?;
+        self.snapshots_uploaded += 1;
+        self.bytes_uploaded += bytes.len() as u64;
+        self.manifests_published += 1;
         Ok(())
     }
 
@@ -109,6 +155,8 @@ impl Uploader {
         stats.queue_depth = self.queue.len() as u64;
         stats.backlog_segments = self.backlog;
         stats.segments_uploaded = self.segments_uploaded;
+        stats.snapshots_uploaded = self.snapshots_uploaded;
+        stats.snapshot_lsn = self.publisher.current.snapshots.last().map(|s| s.lsn);
         stats.bytes_uploaded = self.bytes_uploaded;
         stats.manifests_published = self.manifests_published;
         stats.archived_lsn = self.next_lsn;
@@ -183,6 +231,46 @@ impl Uploader {
             }),
         }
     }
+}
+
+/// Compaction retired segments that were never archived: the archive restarts from the
+/// newest local snapshot (the manifest then lists it and no segment, until the first
+/// local segment is archived).
+fn restart_from_snapshot(
+    log: &Log,
+    remote: &Remote,
+    publisher: &mut Publisher,
+    prefix: &str,
+    first_local: u64,
+) -> Result<()> {
+    let end = publisher.current.end_lsn().unwrap_or(0);
+    let gap = |why: &str| Error::RemoteCorrupt {
+        key: keys::manifest(prefix).to_string(),
+        reason: format!(
+            "the archive ends at LSN {end} but the journal starts at {first_local} (segments \
+             were retired locally before they were archived) and {why}"
+        ),
+    };
+    let Some((lsn, bytes)) = snapshots::newest_local(log)? else {
+        return Err(gap("no local snapshot can restart the archive"));
+    };
+    if lsn < first_local {
+        return Err(gap(
+            "the newest local snapshot is older than the first segment",
+        ));
+    }
+    let epoch = publisher.current.epoch;
+    let reference = snapshots::upload(remote, prefix, log.journal_id, epoch, lsn, &bytes)?;
+    tracing::warn!(
+        end,
+        first_local,
+        snapshot = lsn,
+        "archive restarted from a snapshot"
+    );
+    publisher.publish(remote, |m| {
+        m.segments.clear();
+        m.snapshots = vec![reference];
+    })
 }
 
 /// How many of the manifest's leading segments agree with the local journal: those
