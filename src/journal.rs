@@ -35,6 +35,9 @@ pub struct Journal {
     compactor: Arc<Compactor>,
     /// The background compaction thread (`Options::compaction`).
     background: Mutex<Option<Background>>,
+    // --- stats (observability and async) ---
+    /// The `metrics` publisher, when that feature is on.
+    observers: crate::stats::Observers,
     _lock: Box<dyn DirLock>,
 }
 
@@ -117,6 +120,7 @@ impl Journal {
             .compaction
             .and_then(|policy| Background::start(&log, &compactor, policy));
         Ok(Journal {
+            observers: crate::stats::Observers::start(&log, &options),
             log,
             options,
             report,
@@ -364,6 +368,7 @@ impl Journal {
             f.stop();
         }
         self.log.stop_preallocator();
+        self.observers.stop();
     }
 
     fn shutdown(&self) -> Result<()> {

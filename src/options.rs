@@ -75,6 +75,10 @@ pub struct Options {
     /// Background compaction: when it runs (`None`: only when [`crate::Journal::compact`]
     /// is called).
     pub compaction: Option<crate::compaction::Compaction>,
+    // --- stats (observability and async) ---
+    /// With the `metrics` feature: how often a background thread publishes the journal's
+    /// counters and gauges (default 1 s; zero: publish nothing). Ignored without it.
+    pub metrics_interval: Duration,
 }
 
 impl Default for Options {
@@ -89,6 +93,7 @@ impl Default for Options {
             group_commit_max_bytes: 0,
             keep_snapshots: 2,
             compaction: None,
+            metrics_interval: Duration::from_secs(1),
         }
     }
 }
@@ -148,6 +153,14 @@ impl Options {
     #[must_use]
     pub fn compaction(mut self, policy: crate::compaction::Compaction) -> Options {
         self.compaction = Some(policy);
+        self
+    }
+
+    // --- stats (observability and async) ---
+    /// Sets how often the `metrics` feature publishes (see the field).
+    #[must_use]
+    pub fn metrics_interval(mut self, every: Duration) -> Options {
+        self.metrics_interval = every;
         self
     }
 

@@ -11,7 +11,10 @@
 
 pub(crate) mod counters;
 mod display;
+#[cfg(feature = "metrics")]
+mod export;
 mod files;
+mod names;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +28,47 @@ use crate::lsn::Lsn;
 use crate::sync::lock;
 
 pub use files::FileStats;
+pub use names::{MetricKind, MetricName, FLUSH_SECONDS, METRIC_NAMES};
+
+/// What runs beside a journal to publish its figures: the `metrics` feature's
+/// background publisher, or nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Observers {
+    #[cfg(feature = "metrics")]
+    metrics: crate::sync::Mutex<Option<export::MetricsThread>>,
+}
+
+impl Observers {
+    /// Starts what the features and `options` ask for.
+    #[cfg_attr(
+        not(feature = "metrics"),
+        expect(unused_variables, reason = "feature off")
+    )]
+    pub(crate) fn start(log: &crate::sync::Arc<Log>, options: &crate::Options) -> Observers {
+        #[cfg(feature = "metrics")]
+        {
+            let every = options.metrics_interval;
+            let thread = (!every.is_zero()).then(|| export::MetricsThread::start(log, every));
+            Observers {
+                metrics: crate::sync::Mutex::new(thread),
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        Observers {}
+    }
+
+    /// Stops them (the metrics publisher publishes once more first).
+    #[cfg_attr(
+        not(feature = "metrics"),
+        expect(clippy::unused_self, reason = "feature off")
+    )]
+    pub(crate) fn stop(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(mut thread) = lock(&self.metrics).take() {
+            thread.stop();
+        }
+    }
+}
 
 /// Where a [`Stats`] came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -163,6 +163,9 @@ pub(crate) struct FlushCounters {
     bytes: StatCell,
     total_ns: StatCell,
     max_ns: StatCell,
+    /// The `metrics` feature's flush histogram, set at open when publishing is on.
+    #[cfg(feature = "metrics")]
+    pub(crate) histogram: std::sync::OnceLock<metrics::Histogram>,
 }
 
 /// A reading of [`FlushCounters`].
@@ -187,6 +190,10 @@ impl FlushCounters {
         self.bytes.add(bytes);
         self.total_ns.add(ns);
         self.max_ns.raise_to(ns);
+        #[cfg(feature = "metrics")]
+        if let Some(histogram) = self.histogram.get() {
+            histogram.record(took.as_secs_f64());
+        }
     }
 
     /// The counts now.
