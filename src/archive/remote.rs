@@ -76,12 +76,13 @@ pub fn s3_store(builder: object_store::aws::AmazonS3Builder) -> Result<Arc<dyn O
         retry_timeout: Duration::from_secs(10),
         ..object_store::RetryConfig::default()
     };
-    let options = object_store::ClientOptions::new()
-        .with_connect_timeout(Duration::from_secs(2))
-        .with_timeout(Duration::from_secs(60));
+    // Set key by key: `with_client_options` would replace what the caller set
+    // (`allow_http` among it).
+    let timeout = |key| object_store::aws::AmazonS3ConfigKey::Client(key);
     let store = builder
         .with_retry(retry)
-        .with_client_options(options)
+        .with_config(timeout(object_store::ClientConfigKey::ConnectTimeout), "2s")
+        .with_config(timeout(object_store::ClientConfigKey::Timeout), "60s")
         .build()
         .map_err(|e| remote_error("build S3 client", &Path::from(""), e))?;
     Ok(Arc::new(store))
