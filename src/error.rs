@@ -194,6 +194,8 @@ pub enum CorruptionKind {
     },
     /// A segment's file name disagrees with its header, or its size with the file.
     Inconsistent(&'static str),
+    /// A meta frame's checksum is valid but its record does not decode.
+    Meta(String),
 }
 
 impl fmt::Display for Error {
@@ -357,6 +359,7 @@ impl fmt::Display for CorruptionKind {
                 write!(f, "missing segment starting at LSN {expected}")
             }
             CorruptionKind::Inconsistent(what) => write!(f, "inconsistent segment: {what}"),
+            CorruptionKind::Meta(why) => write!(f, "meta record does not decode: {why}"),
         }
     }
 }

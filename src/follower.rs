@@ -162,6 +162,12 @@ impl JournalReader {
                     self.pos += header.frame_len() as u64;
                     return Ok(Some(Frame::Checkpoint { lsn, record }));
                 }
+                FrameKind::Meta => {
+                    region::read_bytes(seg.data(), at, &header, &mut self.scratch);
+                    let frame = crate::reader::decode_meta(&seg, lsn, &self.scratch)?;
+                    self.pos += header.frame_len() as u64;
+                    return Ok(Some(frame));
+                }
             }
         }
     }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::flush::{self, GroupCommit, IntervalFlusher};
 use crate::format::frame::FrameKind;
 use crate::lsn::Lsn;
+use crate::meta::MetaRecord;
 use crate::options::{Durability, Options};
 use crate::reader::{Frame, Reader};
 use crate::recovery::{self, RecoveryReport};
@@ -90,13 +91,15 @@ impl Journal {
             None if !options.create_if_missing => return Err(Error::NotFound { path: dir }),
             None => create(&*storage, &dir, &options)?,
         };
+        // Format upgrade: appends never go to a segment of an older format version.
+        let end = recovery::seal_older_format(&segments, report.end_lsn)?;
         let mut log = Log::new(
             dir,
             storage,
             journal_id,
             options.segment_size_bytes,
             segments,
-            report.end_lsn,
+            end,
         );
         log.group_commit = GroupCommit {
             max_delay: options.group_commit_max_delay,
@@ -172,6 +175,35 @@ impl Journal {
         let (lsn, end) = self.log.append_bytes(FrameKind::Checkpoint, &bytes)?;
         self.after_append(end)?;
         Ok(lsn)
+    }
+
+    // Checkpoint coordination.
+    /// Appends a meta record (checkpoint coordination: registries, progress, cursors);
+    /// returns its frame's LSN. In `Sync` mode, returns once durable. Used by
+    /// `CheckpointCoordinator` and `Cursor`; records written by hand must follow
+    /// docs/FORMAT.md "Meta records".
+    ///
+    /// # Errors
+    /// As [`Journal::append`], and [`Error::TooLarge`] for a record over the limits.
+    #[doc(hidden)]
+    pub fn append_meta(&self, record: &MetaRecord) -> Result<Lsn> {
+        let (lsn, end) = self.append_meta_unsynced(record)?;
+        self.after_append(end)?;
+        Ok(lsn)
+    }
+
+    /// Appends a meta record without waiting for it in `Sync` mode; returns the frame's
+    /// LSN and the LSN just past it (pass it to `sync_to`).
+    pub(crate) fn append_meta_unsynced(&self, record: &MetaRecord) -> Result<(Lsn, Lsn)> {
+        let bytes = record.encode().map_err(|e| Error::TooLarge {
+            what: "meta record",
+            bytes: match e {
+                crate::meta::MetaError::TooLarge { bytes } => bytes as u64,
+                _ => 0,
+            },
+            max: crate::format::limits::META_RECORD_BYTES_MAX as u64,
+        })?;
+        self.log.append_bytes(FrameKind::Meta, &bytes)
     }
 
     #[inline]
@@ -269,6 +301,7 @@ impl Journal {
                     state.end = Lsn(lsn.0 + crate::region::entries_frame_len(entries.len()) as u64);
                 }
                 Frame::Checkpoint { lsn, record } => state.apply_checkpoint(lsn, record),
+                Frame::Meta { record, .. } => state.apply_meta(record),
             }
         }
         state.end = state.end.max(Lsn(self.log.frontier.published()));

@@ -30,6 +30,9 @@ pub mod follower;
 #[cfg(feature = "object-store")]
 pub mod archive;
 
+// Checkpoint coordination.
+pub mod meta;
+
 /// The lock-free protocol's building blocks, exported for `loom-tests/` and for users
 /// who model their own use of the journal under `cfg(loom)`. Not a stable API.
 #[doc(hidden)]
@@ -68,3 +71,5 @@ pub use ring::{
     ChangelogRing, DrainerThread, OverflowPolicy, Pushed, RingDrainer, RingMonitor, RingProducer,
     RingStats,
 };
+// Checkpoint coordination.
+pub use meta::{MetaRecord, SourceProgress};

@@ -8,6 +8,7 @@ use crate::error::{CorruptionKind, Error, Result};
 use crate::flush::advance_published;
 use crate::format::frame::{FrameKind, FRAME_HEADER_LEN};
 use crate::lsn::Lsn;
+use crate::meta::MetaRecord;
 use crate::region;
 use crate::segment::Segment;
 use crate::sync::{lock, Arc};
@@ -30,6 +31,13 @@ pub enum Frame {
         /// The record.
         record: CheckpointRecord,
     },
+    /// A checkpoint-coordination record (format version 2).
+    Meta {
+        /// The frame's LSN.
+        lsn: Lsn,
+        /// The record.
+        record: MetaRecord,
+    },
 }
 
 impl Frame {
@@ -37,7 +45,9 @@ impl Frame {
     #[must_use]
     pub fn lsn(&self) -> Lsn {
         match self {
-            Frame::Entries { lsn, .. } | Frame::Checkpoint { lsn, .. } => *lsn,
+            Frame::Entries { lsn, .. }
+            | Frame::Checkpoint { lsn, .. }
+            | Frame::Meta { lsn, .. } => *lsn,
         }
     }
 }
@@ -157,6 +167,10 @@ impl Reader {
                     })?;
                     return Ok(Some(Frame::Checkpoint { lsn, record }));
                 }
+                FrameKind::Meta => {
+                    region::read_bytes(seg.data(), at, &header, &mut self.scratch);
+                    return decode_meta(&seg, lsn, &self.scratch).map(Some);
+                }
             }
         }
     }
@@ -174,6 +188,22 @@ impl Reader {
             end: Lsn(self.log.frontier.published()),
         }
     }
+}
+
+/// The meta frame at `lsn` of `seg`, whose payload is `payload`; a meta frame in a
+/// segment of a format version before meta frames existed is corruption.
+pub(crate) fn decode_meta(seg: &Segment, lsn: Lsn, payload: &[u8]) -> Result<Frame> {
+    if seg.header.format_version < FrameKind::Meta.since_version() {
+        return Err(seg.corrupted(
+            lsn.0,
+            CorruptionKind::UnknownFrame {
+                kind: FrameKind::Meta.into(),
+            },
+        ));
+    }
+    let record = MetaRecord::decode(payload)
+        .map_err(|e| seg.corrupted(lsn.0, CorruptionKind::Meta(e.to_string())))?;
+    Ok(Frame::Meta { lsn, record })
 }
 
 /// Calls `step` until it yields a frame or `timeout` passes, sleeping between calls with

@@ -17,7 +17,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::checkpoint::CheckpointRecord;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::format::frame::{FrameFault, FrameKind, FRAME_HEADER_LEN};
 use crate::format::limits::{SEGMENTS_SCANNED_MAX, SEGMENT_SIZE_ALIGN_BYTES as SEGMENT_SIZE_ALIGN};
@@ -30,11 +29,15 @@ use crate::state::State;
 use crate::storage::{Storage, Words};
 use crate::sync::{Arc, Ordering};
 
+mod replay;
 mod report;
 // Compaction: the snapshot open starts from.
 mod snapshots;
+mod seal;
 mod table;
 mod zero;
+
+pub(crate) use seal::seal_older_format;
 
 pub use report::{Dropped, Inspection, RecoveryReport, SegmentInfo};
 pub use snapshots::{SkippedSnapshot, SnapshotInfo};
@@ -332,18 +335,9 @@ fn scan(
                     state.apply_entries(&entries);
                     report.entries_replayed += entries.len() as u64;
                 }
-                FrameKind::Checkpoint => {
+                FrameKind::Checkpoint | FrameKind::Meta => {
                     region::read_bytes(seg.data(), at, &header, &mut scratch);
-                    let record = CheckpointRecord::decode(&scratch).map_err(|e| {
-                        corrupt(
-                            &seg.path,
-                            pos,
-                            seg.file_offset(pos),
-                            CorruptionKind::Checkpoint(e.to_string()),
-                        )
-                    })?;
-                    state.apply_checkpoint(Lsn(pos), record);
-                    report.checkpoints_replayed += 1;
+                    replay::record(seg, pos, header.kind, &scratch, state, report)?;
                 }
             }
             pos += header.frame_len() as u64;

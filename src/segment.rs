@@ -61,6 +61,7 @@ impl Segment {
             }
         })?;
         let header = SegmentHeader {
+            format_version: FORMAT_VERSION,
             journal_id,
             base_lsn,
             segment_size_bytes: size_bytes,

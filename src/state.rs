@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::CheckpointRecord;
 use crate::entry::{Entry, Op};
 use crate::lsn::Lsn;
+// Checkpoint coordination (src/coordinator.rs, src/cursor.rs).
+use crate::meta::MetaRecord;
+
+mod coordination;
+pub use coordination::{
+    Coordination, CursorPosition, PendingProgress, RetainedCheckpoint, MAX_RETAINED_DEFAULT,
+};
 
 /// Batches of at least this many entries fold through a per-call cache of this many
 /// sources (direct-mapped by `source_id`).
@@ -40,6 +47,8 @@ pub struct State {
     pub checkpoints: u64,
     /// LSN just past the last frame folded in.
     pub end: Lsn,
+    /// Checkpoint coordination: registries, progress, retained checkpoints, cursors.
+    pub coordination: Coordination,
 }
 
 impl State {
@@ -86,7 +95,21 @@ impl State {
     /// Folds in a checkpoint.
     pub fn apply_checkpoint(&mut self, lsn: Lsn, record: CheckpointRecord) {
         self.checkpoints += 1;
+        self.coordination.apply_checkpoint(lsn, &record);
         self.last_checkpoint = Some((lsn, record));
+    }
+
+    // Checkpoint coordination.
+    /// Folds in a meta record.
+    pub fn apply_meta(&mut self, record: MetaRecord) {
+        self.coordination.apply_meta(record);
+    }
+
+    /// The lowest LSN still needed by retained checkpoints and consumer cursors
+    /// (compaction retires nothing at or above it); `None` pins nothing.
+    #[must_use]
+    pub fn retention_floor(&self) -> Option<Lsn> {
+        self.coordination.retention_floor()
     }
 }
 

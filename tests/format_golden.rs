@@ -175,6 +175,8 @@ const VALID_LSNS: [u64; 21] = [
 ];
 /// Just past the close marker at 73 944 (which claims everything before it durable).
 const VALID_END: u64 = 73_960;
+/// The end of the second segment: where appends continue once it is sealed.
+const SEALED_END: u64 = 2 * 61_440;
 
 #[test]
 fn valid_v1_recovers_every_frame_exactly() -> TestResult {
@@ -199,9 +201,30 @@ fn valid_v1_recovers_every_frame_exactly() -> TestResult {
     assert!(report.dropped.is_none() && report.removed_files.is_empty());
     let state = journal.state()?;
     assert_eq!(state.last_checkpoint.as_ref().map(|c| c.1.id), Some(2));
-    // Appends continue after the fixture's end.
+    // Appends never go to a version-1 segment: opening sealed the second one with a
+    // padding frame, and the next append starts a third segment, of version 2.
     let lsn = journal.append(entry(9999))?;
-    assert_eq!(lsn, Lsn(VALID_END));
+    assert_eq!(lsn, Lsn(SEALED_END));
+    journal.close()?;
+    let third = fs::read(seg(dir.path(), SEALED_END))?;
+    assert_eq!(
+        third[8..12],
+        2u32.to_le_bytes(),
+        "the new segment is version 2"
+    );
+    let second = fs::read(seg(dir.path(), 61_440))?;
+    assert_eq!(
+        second[8..12],
+        1u32.to_le_bytes(),
+        "the sealed segment stays version 1"
+    );
+    let journal = Journal::open(dir.path(), options().recovery_mode(RecoveryMode::Strict))?;
+    let mut all = expected(&VALID_LSNS, &appends);
+    all.push((
+        SEALED_END,
+        format!("{:?}", Append::Entries(vec![entry(9999)])),
+    ));
+    assert_eq!(frames(&journal)?, all);
     journal.close()?;
     drop(dir);
     Ok(())

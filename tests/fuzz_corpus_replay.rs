@@ -20,11 +20,12 @@ use std::path::{Path, PathBuf};
 type Body = fn(&[u8]);
 
 /// Each target's name (its corpus directory) and body.
-const TARGETS: [(&str, Body); 4] = [
+const TARGETS: [(&str, Body); 5] = [
     ("frame_decode", fuzz_bodies::frame_decode::run),
     ("segment_scan", fuzz_bodies::segment_scan::run),
     ("checkpoint_decode", fuzz_bodies::checkpoint_decode::run),
     ("ops_with_crash", fuzz_bodies::ops_with_crash::run),
+    ("meta_decode", fuzz_bodies::meta_decode::run),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -105,5 +106,6 @@ fn write_seed_corpora() -> Result<(), Box<dyn std::error::Error>> {
         &corpus_dir("snapshot_decode"),
         &fuzz_bodies::snapshot_decode::seeds(),
     )?;
+    seeds::write(&corpus_dir("meta_decode"), &seeds::meta_decode())?;
     Ok(())
 }

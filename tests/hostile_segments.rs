@@ -130,14 +130,14 @@ fn a_segment_from_another_journal_is_refused_naming_the_file() -> TestResult {
 fn an_unknown_format_version_is_upgrade_required() -> TestResult {
     let dir = support::tempdir()?;
     three_segments(dir.path())?;
-    set_version(&middle(dir.path()), 2, true)?;
+    set_version(&middle(dir.path()), 3, true)?;
     for err in refused(dir.path(), &middle(dir.path()))? {
         match err {
             Error::UpgradeRequired {
                 path,
                 found,
                 supported,
-            } => assert_eq!((path, found, supported), (middle(dir.path()), 2, 1)),
+            } => assert_eq!((path, found, supported), (middle(dir.path()), 3, 2)),
             other => return Err(format!("expected UpgradeRequired, got {other:?}").into()),
         }
     }
@@ -156,7 +156,7 @@ fn a_newer_version_in_the_first_segment_is_upgrade_required_even_with_a_stale_cr
                 err,
                 Error::UpgradeRequired {
                     found: 3,
-                    supported: 1,
+                    supported: 2,
                     ..
                 }
             ),
@@ -345,6 +345,32 @@ fn a_last_segment_holding_frames_cut_to_an_odd_length_is_refused_not_removed() -
             other => return Err(format!("expected Corrupted or Io, got {other:?}").into()),
         };
         assert_eq!(path, &last);
+    }
+    Ok(())
+}
+
+#[test]
+fn a_meta_frame_in_a_version_1_segment_is_refused() -> TestResult {
+    let dir = support::tempdir()?;
+    let journal = Journal::open(dir.path(), options())?;
+    journal.append(entry(1))?;
+    let lsn = journal.append_meta(&checkpoint_journal::MetaRecord::Family {
+        name: "postgres".into(),
+    })?;
+    journal.close()?;
+    let first = segment_path(dir.path(), 0);
+    // Format version 1 defines no meta frame: one there, checksum valid, is corruption.
+    set_version(&first, 1, true)?;
+    for err in refused(dir.path(), &first)? {
+        match err {
+            Error::Corrupted(Corruption {
+                lsn: at,
+                offset,
+                kind: CorruptionKind::UnknownFrame { kind: 4 },
+                ..
+            }) => assert_eq!((at, offset), (lsn, HEADER_BYTES + lsn.0)),
+            other => return Err(format!("expected UnknownFrame, got {other:?}").into()),
+        }
     }
     Ok(())
 }

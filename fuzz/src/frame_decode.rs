@@ -49,7 +49,7 @@ pub fn run(data: &[u8]) {
         let len = header.len as usize;
         match header.kind {
             FrameKind::Entries => assert!(len > 0 && len.is_multiple_of(24)),
-            FrameKind::Checkpoint => assert!(len > 0),
+            FrameKind::Checkpoint | FrameKind::Meta => assert!(len > 0),
             FrameKind::Padding => assert!(len.is_multiple_of(8)),
         }
     }

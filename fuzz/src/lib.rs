@@ -9,6 +9,7 @@
 pub mod checkpoint_decode;
 pub mod frame_decode;
 pub mod input;
+pub mod meta_decode;
 pub mod ops_with_crash;
 pub mod seeds;
 pub mod segment_scan;

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use checkpoint_journal::format::crc::frame_crc;
 use checkpoint_journal::format::frame::{word0, word1, FrameKind};
-use checkpoint_journal::{CheckpointRecord, Entry, Journal, OperatorState, Options};
+use checkpoint_journal::{
+    CheckpointRecord, Entry, Journal, MetaRecord, OperatorState, Options, SourceProgress,
+};
 
 use super::segment_scan::{FIX_FRAMES, FIX_HEADER, MULTI, PAD};
 
@@ -20,6 +22,10 @@ pub fn frame_decode() -> Vec<Seed> {
     let entry = Entry::push(3, 17, -5);
     let entry_words: Vec<u64> = entry.to_words().to_vec();
     let record = sample_record(4).encode().unwrap_or_default();
+    let meta = sample_meta()
+        .first()
+        .and_then(|m| m.encode().ok())
+        .unwrap_or_default();
     let mut out = Vec::new();
     let frames = [
         (
@@ -38,14 +44,9 @@ pub fn frame_decode() -> Vec<Seed> {
         ),
         (
             "checkpoint",
-            frame(
-                1 << 40,
-                FrameKind::Checkpoint,
-                u32::try_from(record.len()).unwrap_or(0),
-                &bytes_to_words(&record),
-                1,
-            ),
+            record_frame(1 << 40, FrameKind::Checkpoint, &record, 1),
         ),
+        ("meta", record_frame(4096 + 64, FrameKind::Meta, &meta, 2)),
         ("padding_marker", frame(64, FrameKind::Padding, 0, &[], 8)),
         (
             "padding_64",
@@ -106,6 +107,60 @@ pub fn checkpoint_decode() -> Vec<Seed> {
         ],
     ));
     out
+}
+
+/// Seeds for `meta_decode`: one record of each variant, whole and cut in half, and a
+/// sequence length claiming 2^63 elements.
+#[must_use]
+pub fn meta_decode() -> Vec<Seed> {
+    let mut out = Vec::new();
+    for (i, record) in sample_meta().into_iter().enumerate() {
+        let bytes = record.encode().unwrap_or_default();
+        out.push((
+            format!("variant_{i}_cut"),
+            bytes.get(..bytes.len() / 2).unwrap_or_default().to_vec(),
+        ));
+        out.push((format!("variant_{i}"), bytes));
+    }
+    out.push((
+        "huge_len".into(),
+        vec![
+            4, 1, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F,
+        ],
+    ));
+    out
+}
+
+/// One meta record of each variant.
+fn sample_meta() -> Vec<MetaRecord> {
+    vec![
+        MetaRecord::Progress {
+            checkpoint_id: 9,
+            family: "postgres".into(),
+            sources: vec![SourceProgress {
+                source_id: 2,
+                offset: b"0/16B3748".to_vec(),
+                committed_event_count: 1234,
+            }],
+        },
+        MetaRecord::SourceRegistered {
+            name: "orders".into(),
+            source_id: 0,
+        },
+        MetaRecord::SinkRegistered {
+            name: "kafka".into(),
+            sink_id: 0,
+        },
+        MetaRecord::Family {
+            name: "postgres".into(),
+        },
+        MetaRecord::CursorCommitted {
+            journal_id: 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
+            name: "sink-a".into(),
+            position: 4096,
+        },
+        MetaRecord::Retention { max_retained: 8 },
+    ]
 }
 
 /// Seeds for `segment_scan`: segments written by the library, trailing zeros cut (the
@@ -221,6 +276,12 @@ fn sample_record(blob: usize) -> CheckpointRecord {
 }
 
 /// `(lsn, bytes)` of a frame with a valid checksum at `lsn`.
+/// A frame whose payload is an encoded record.
+fn record_frame(lsn: u64, kind: FrameKind, payload: &[u8], back: u32) -> (u64, Vec<u8>) {
+    let len = u32::try_from(payload.len()).unwrap_or(0);
+    frame(lsn, kind, len, &bytes_to_words(payload), back)
+}
+
 fn frame(lsn: u64, kind: FrameKind, len: u32, payload: &[u64], back: u32) -> (u64, Vec<u8>) {
     let w0 = word0(len, kind);
     let crc = frame_crc(

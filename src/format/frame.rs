@@ -4,8 +4,8 @@
 //! | offset | size | type   | field        | meaning                                            |
 //! |-------:|-----:|--------|--------------|----------------------------------------------------|
 //! | 0      | 4    | u32 LE | len          | payload length in bytes, before padding to 8       |
-//! | 4      | 1    | u8     | kind         | 1 entries, 2 checkpoint, 3 padding; 0 = unwritten  |
-//! | 5      | 1    | u8     | flags        | 0 in format version 1                              |
+//! | 4      | 1    | u8     | kind         | 1 entries, 2 checkpoint, 3 padding, 4 meta (v2+)   |
+//! | 5      | 1    | u8     | flags        | 0 in format versions 1 and 2                       |
 //! | 6      | 2    | u16 LE | reserved     | 0                                                  |
 //! | 8      | 4    | u32 LE | crc          | CRC32C, see below                                  |
 //! | 12     | 4    | u32 LE | `durable_back` | the writer's durable frontier, `(lsn - durable)/8` |
@@ -14,11 +14,12 @@
 //! Bytes 0..8 are the *publication word*: written last, with release ordering, so a
 //! reader that sees it non-zero (acquire) sees the whole frame. The checksum is
 //! `crc32c(lsn ‖ word0 ‖ durable_back as u64 ‖ payload words)`, all little-endian
-//! `u64`s; a padding frame's checksum covers no payload.
+//! `u64`s; a padding frame's checksum covers no payload. A zero publication word is an
+//! unwritten frame.
 
 use crate::entry::ENTRY_LEN;
 use crate::format::crc;
-use crate::format::limits::{BATCH_ENTRIES_MAX, FRAME_PAYLOAD_MAX_BYTES};
+use crate::format::limits::{BATCH_ENTRIES_MAX, FRAME_PAYLOAD_MAX_BYTES, META_RECORD_BYTES_MAX};
 
 /// Header length in bytes.
 pub const FRAME_HEADER_LEN: usize = 16;
@@ -50,6 +51,20 @@ pub enum FrameKind {
     Checkpoint = 2,
     /// Fills the end of a segment; the reader continues in the next segment.
     Padding = 3,
+    /// One postcard-encoded `MetaRecord` (checkpoint coordination: source and sink
+    /// registry, progress, consumer cursors). Format version 2 and later only.
+    Meta = 4,
+}
+
+impl FrameKind {
+    /// The first format version whose segments may hold frames of this kind.
+    #[must_use]
+    pub fn since_version(self) -> u32 {
+        match self {
+            FrameKind::Entries | FrameKind::Checkpoint | FrameKind::Padding => 1,
+            FrameKind::Meta => 2,
+        }
+    }
 }
 
 impl TryFrom<u8> for FrameKind {
@@ -59,6 +74,7 @@ impl TryFrom<u8> for FrameKind {
             1 => Ok(FrameKind::Entries),
             2 => Ok(FrameKind::Checkpoint),
             3 => Ok(FrameKind::Padding),
+            4 => Ok(FrameKind::Meta),
             other => Err(other),
         }
     }
@@ -172,6 +188,7 @@ pub fn check_fields(w0: u64, w1: u64, room: usize) -> Result<FrameHeader, FrameF
                 && len as usize <= BATCH_ENTRIES_MAX * ENTRY_LEN
         }
         FrameKind::Checkpoint => len != 0 && len as usize <= FRAME_PAYLOAD_MAX_BYTES,
+        FrameKind::Meta => len != 0 && len as usize <= META_RECORD_BYTES_MAX,
         FrameKind::Padding => (len as usize).is_multiple_of(FRAME_ALIGN),
     };
     if !fits || !len_ok || header.frame_len() > room {

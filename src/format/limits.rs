@@ -28,6 +28,18 @@ pub const CHECKPOINT_SINKS_MAX: usize = 65_536;
 pub const CHECKPOINT_OPERATORS_MAX: usize = 65_536;
 /// Largest single operator-state blob.
 pub const OPERATOR_STATE_BYTES_MAX: usize = CHECKPOINT_BYTES_MAX;
+// Checkpoint coordination (meta frames, src/meta.rs).
+/// Largest encoded meta record.
+pub const META_RECORD_BYTES_MAX: usize = CHECKPOINT_BYTES_MAX;
+/// Longest source, sink, family or cursor name, in bytes.
+pub const META_NAME_BYTES_MAX: usize = 256;
+/// Longest opaque per-source progress offset, in bytes.
+pub const PROGRESS_OFFSET_BYTES_MAX: usize = 1024;
+/// Most sources in one progress record (every source id is a `u16`).
+pub const PROGRESS_SOURCES_MAX: usize = 65_536;
+/// Most registered sources, and most registered sinks (ids are `u16`).
+pub const REGISTRY_IDS_MAX: usize = 65_536;
+
 /// Largest frame payload of any kind (padding excluded: it is bounded by the segment).
 pub const FRAME_PAYLOAD_MAX_BYTES: usize = CHECKPOINT_BYTES_MAX;
 
@@ -64,3 +76,6 @@ const _: () = assert!(BATCH_ENTRIES_MAX * ENTRY_LEN <= FRAME_PAYLOAD_MAX_BYTES);
 const _: () = assert!(FRAME_PAYLOAD_MAX_BYTES < u32::MAX as usize);
 // A snapshot holds at least the last checkpoint record.
 const _: () = assert!(CHECKPOINT_BYTES_MAX < SNAPSHOT_BODY_MAX_BYTES);
+const _: () = assert!(META_RECORD_BYTES_MAX <= FRAME_PAYLOAD_MAX_BYTES);
+const _: () = assert!(REGISTRY_IDS_MAX == u16::MAX as usize + 1);
+const _: () = assert!(PROGRESS_SOURCES_MAX <= REGISTRY_IDS_MAX);

@@ -10,8 +10,15 @@ pub mod snapshot_file;
 
 /// Version of the segment and frame layout written by this build.
 ///
-/// Version history: 1, the first format (this crate 0.1).
-pub const FORMAT_VERSION: u32 = 1;
+/// Version history: 1, the first format (this crate 0.1); 2 adds meta frames (kind 4:
+/// checkpoint coordination records). Readers accept every version from
+/// [`FORMAT_VERSION_MIN_READ`]; new segments are always written at [`FORMAT_VERSION`].
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this build reads.
+pub const FORMAT_VERSION_MIN_READ: u32 = 1;
+
+const _: () = assert!(FORMAT_VERSION_MIN_READ <= FORMAT_VERSION);
 
 /// PNG-style magic at the start of every segment: a high byte (detects 7-bit transfers),
 /// the name, CR LF (detects line-ending conversion), ^Z (stops `type` on DOS), LF.

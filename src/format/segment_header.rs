@@ -4,7 +4,7 @@
 //! | offset | size | type    | field              | meaning                                  |
 //! |-------:|-----:|---------|--------------------|------------------------------------------|
 //! | 0      | 8    | bytes   | magic              | `89 43 50 4A 0D 0A 1A 0A` (`\x89CPJ\r\n\x1a\n`) |
-//! | 8      | 4    | u32 LE  | format_version     | 1                                        |
+//! | 8      | 4    | u32 LE  | format_version     | 2 (1 is read too)                        |
 //! | 12     | 4    | u32 LE  | header_len         | 4096: frames start at this file offset   |
 //! | 16     | 16   | u128 LE | journal_id         | random, chosen when the journal is made  |
 //! | 32     | 8    | u64 LE  | base_lsn           | LSN of the first byte after the header   |
@@ -18,7 +18,7 @@ use crate::format::crc;
 use crate::format::limits::{
     SEGMENT_SIZE_ALIGN_BYTES, SEGMENT_SIZE_MAX_BYTES, SEGMENT_SIZE_MIN_BYTES,
 };
-use crate::format::{FORMAT_VERSION, SEGMENT_MAGIC};
+use crate::format::{FORMAT_VERSION, FORMAT_VERSION_MIN_READ, SEGMENT_MAGIC};
 
 /// Bytes reserved for the header at the start of every segment file.
 pub const SEGMENT_HEADER_LEN: usize = SEGMENT_HEADER_LEN_U32 as usize;
@@ -44,6 +44,8 @@ const _: () = assert!(SEGMENT_HEADER_LEN.is_multiple_of(8));
 /// The decoded fields of a segment header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentHeader {
+    /// The format version the segment was written in (new segments: `FORMAT_VERSION`).
+    pub format_version: u32,
     /// The journal this segment belongs to.
     pub journal_id: u128,
     /// LSN of the first data byte.
@@ -99,7 +101,7 @@ impl SegmentHeader {
             }
         };
         put(MAGIC_OFFSET, &SEGMENT_MAGIC);
-        put(VERSION_OFFSET, &FORMAT_VERSION.to_le_bytes());
+        put(VERSION_OFFSET, &self.format_version.to_le_bytes());
         put(HEADER_LEN_OFFSET, &SEGMENT_HEADER_LEN_U32.to_le_bytes());
         put(JOURNAL_ID_OFFSET, &self.journal_id.to_le_bytes());
         put(BASE_LSN_OFFSET, &self.base_lsn.to_le_bytes());
@@ -127,7 +129,7 @@ impl SegmentHeader {
             return Err(HeaderFault::BadMagic);
         }
         let version = read_u32(fields, VERSION_OFFSET);
-        if version != FORMAT_VERSION {
+        if !(FORMAT_VERSION_MIN_READ..=FORMAT_VERSION).contains(&version) {
             return Err(HeaderFault::UnsupportedVersion { found: version });
         }
         if crc::bytes_crc(fields.get(..CRC_OFFSET).unwrap_or_default())
@@ -144,6 +146,7 @@ impl SegmentHeader {
             });
         }
         let header = SegmentHeader {
+            format_version: version,
             journal_id: read_u128(fields, JOURNAL_ID_OFFSET),
             base_lsn: read_u64(fields, BASE_LSN_OFFSET),
             segment_size_bytes: read_u64(fields, SEGMENT_SIZE_OFFSET),
@@ -207,6 +210,7 @@ mod tests {
 
     fn sample() -> SegmentHeader {
         SegmentHeader {
+            format_version: FORMAT_VERSION,
             journal_id: 0x0123_4567_89AB_CDEF_0011_2233_4455_6677,
             base_lsn: 8192,
             segment_size_bytes: 1 << 20,
@@ -217,6 +221,11 @@ mod tests {
     #[test]
     fn round_trip() {
         assert_eq!(SegmentHeader::decode(&sample().encode()), Ok(sample()));
+        let v1 = SegmentHeader {
+            format_version: 1,
+            ..sample()
+        };
+        assert_eq!(SegmentHeader::decode(&v1.encode()), Ok(v1));
     }
 
     #[test]
@@ -240,11 +249,17 @@ mod tests {
             SegmentHeader::decode(&[0u8; 64]),
             Err(HeaderFault::Unwritten)
         );
-        let mut v2 = bytes;
-        v2[VERSION_OFFSET] = 2;
+        let mut v3 = bytes;
+        v3[VERSION_OFFSET] = 3;
         assert_eq!(
-            SegmentHeader::decode(&v2),
-            Err(HeaderFault::UnsupportedVersion { found: 2 })
+            SegmentHeader::decode(&v3),
+            Err(HeaderFault::UnsupportedVersion { found: 3 })
+        );
+        let mut v0 = bytes;
+        v0[VERSION_OFFSET] = 0;
+        assert_eq!(
+            SegmentHeader::decode(&v0),
+            Err(HeaderFault::UnsupportedVersion { found: 0 })
         );
         let mut magic = bytes;
         magic[0] = b'X';

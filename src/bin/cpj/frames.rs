@@ -5,7 +5,7 @@
 use clap::ValueEnum;
 use serde::Serialize;
 
-use checkpoint_journal::{CheckpointRecord, Entry, Frame, Op};
+use checkpoint_journal::{CheckpointRecord, Entry, Frame, MetaRecord, Op};
 
 use crate::output::{utc, CliError, Out};
 
@@ -22,6 +22,8 @@ pub(crate) enum OpArg {
 pub(crate) enum KindArg {
     Entries,
     Checkpoint,
+    /// Checkpoint-coordination records (format version 2).
+    Meta,
 }
 
 /// Which frames and entries to show.
@@ -49,7 +51,7 @@ impl Filter {
             return None;
         }
         match frame {
-            Frame::Entries { lsn, entries } if self.kind != Some(KindArg::Checkpoint) => {
+            Frame::Entries { lsn, entries } if self.kind.is_none_or(|k| k == KindArg::Entries) => {
                 let entries: Vec<Entry> = entries
                     .into_iter()
                     .filter(|e| self.entry_matches(e))
@@ -57,9 +59,16 @@ impl Filter {
                 (!entries.is_empty()).then_some(Frame::Entries { lsn, entries })
             }
             Frame::Checkpoint { lsn, record }
-                if self.kind != Some(KindArg::Entries) && self.op.is_none() =>
+                if self.kind.is_none_or(|k| k == KindArg::Checkpoint) && self.op.is_none() =>
             {
                 Some(Frame::Checkpoint { lsn, record })
+            }
+            Frame::Meta { lsn, record }
+                if self.kind.is_none_or(|k| k == KindArg::Meta)
+                    && self.op.is_none()
+                    && self.source.is_none() =>
+            {
+                Some(Frame::Meta { lsn, record })
             }
             _ => None,
         }
@@ -130,6 +139,89 @@ struct FrameJson {
     entries: Option<Vec<EntryJson>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     checkpoint: Option<CheckpointJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<serde_json::Value>,
+}
+
+/// Bytes as lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// One line for a meta record in human output.
+fn meta_line(record: &MetaRecord) -> String {
+    match record {
+        MetaRecord::SourceRegistered { name, source_id } => {
+            format!("source {name:?} registered as id {source_id}")
+        }
+        MetaRecord::SinkRegistered { name, sink_id } => {
+            format!("sink {name:?} registered as id {sink_id}")
+        }
+        MetaRecord::Family { name } => format!("source family {name:?}"),
+        MetaRecord::CursorCommitted {
+            journal_id,
+            name,
+            position,
+        } => format!("cursor {name:?} committed at LSN {position} (journal {journal_id:032x})"),
+        MetaRecord::Progress {
+            checkpoint_id,
+            family,
+            sources,
+        } => format!(
+            "progress of {} {family:?} sources for checkpoint {checkpoint_id}",
+            sources.len()
+        ),
+        MetaRecord::Retention { max_retained } => {
+            format!("retention: the last {max_retained} checkpoints")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// A meta record in JSON: `record` names the variant; ids are hex strings.
+fn meta_json(record: &MetaRecord) -> serde_json::Value {
+    use serde_json::json;
+    match record {
+        MetaRecord::SourceRegistered { name, source_id } => {
+            json!({ "record": "source_registered", "name": name, "source_id": source_id })
+        }
+        MetaRecord::SinkRegistered { name, sink_id } => {
+            json!({ "record": "sink_registered", "name": name, "sink_id": sink_id })
+        }
+        MetaRecord::Family { name } => json!({ "record": "family", "name": name }),
+        MetaRecord::CursorCommitted {
+            journal_id,
+            name,
+            position,
+        } => json!({
+            "record": "cursor_committed",
+            "journal_id": format!("{journal_id:032x}"),
+            "name": name,
+            "position": position,
+        }),
+        MetaRecord::Progress {
+            checkpoint_id,
+            family,
+            sources,
+        } => json!({
+            "record": "progress",
+            "checkpoint_id": checkpoint_id,
+            "family": family,
+            "sources": sources.iter().map(|s| json!({
+                "source_id": s.source_id,
+                "offset_hex": hex(&s.offset),
+                "committed_event_count": s.committed_event_count,
+            })).collect::<Vec<_>>(),
+        }),
+        MetaRecord::Retention { max_retained } => {
+            json!({ "record": "retention", "max_retained": max_retained })
+        }
+        other => json!({ "record": format!("{other:?}") }),
+    }
 }
 
 /// The name of an entry's op; an unknown byte prints as `op<N>`.
@@ -195,6 +287,12 @@ impl Printer {
                 record.operator_states.len(),
                 utc(record.created_at_ms)
             )),
+            Frame::Meta { lsn, record } => out.line(format!(
+                "{:>14}  {:<10}  {}",
+                lsn.0,
+                "meta",
+                meta_line(record)
+            )),
             _ => Ok(()),
         }
     }
@@ -206,6 +304,7 @@ impl Printer {
             kind: "unknown",
             entries: None,
             checkpoint: None,
+            meta: None,
         };
         match frame {
             Frame::Entries { entries, .. } => {
@@ -226,6 +325,10 @@ impl Printer {
             Frame::Checkpoint { record, .. } => {
                 json.kind = "checkpoint";
                 json.checkpoint = Some(CheckpointJson::new(record));
+            }
+            Frame::Meta { record, .. } => {
+                json.kind = "meta";
+                json.meta = Some(meta_json(record));
             }
             _ => {}
         }

@@ -21,7 +21,7 @@ use checkpoint_journal::format::frame::{
     check_fields, le_word, validate_bytes, FrameFault, FrameKind, FRAME_HEADER_LEN,
 };
 use checkpoint_journal::format::segment_header::SEGMENT_HEADER_LEN;
-use checkpoint_journal::CheckpointRecord;
+use checkpoint_journal::{CheckpointRecord, MetaRecord};
 
 use crate::segments::SegmentFile;
 
@@ -76,6 +76,8 @@ pub(crate) struct Scan {
     pub(crate) entries: u64,
     pub(crate) checkpoints: u64,
     pub(crate) padding_frames: u64,
+    /// Meta frames (checkpoint coordination records, format version 2).
+    pub(crate) meta_records: u64,
     /// Highest durable frontier a valid frame claims.
     pub(crate) durable_claim: u64,
     /// LSN just past the last valid frame.
@@ -231,6 +233,15 @@ impl<'a> SegmentReader<'a> {
                 return Ok(Err(Fault::Checkpoint(e.to_string())));
             }
         }
+        if header.kind == FrameKind::Meta {
+            let start = FRAME_HEADER_LEN;
+            let record = bytes
+                .get(start..start + header.len as usize)
+                .unwrap_or_default();
+            if let Err(e) = MetaRecord::decode(record) {
+                return Ok(Err(Fault::Meta(e.to_string())));
+            }
+        }
         let s = &mut *self.scan;
         s.frames += 1;
         s.durable_claim = s.durable_claim.max(header.durable_claim(pos));
@@ -238,6 +249,7 @@ impl<'a> SegmentReader<'a> {
             FrameKind::Entries => s.entries += u64::from(header.len) / ENTRY_LEN,
             FrameKind::Checkpoint => s.checkpoints += 1,
             FrameKind::Padding => s.padding_frames += 1,
+            FrameKind::Meta => s.meta_records += 1,
         }
         let len = header.frame_len() as u64;
         s.last_valid_lsn = Some(pos);
@@ -333,6 +345,7 @@ impl<'a> SegmentReader<'a> {
 enum Fault {
     Frame(FrameFault),
     Checkpoint(String),
+    Meta(String),
 }
 
 impl Fault {
@@ -344,6 +357,7 @@ impl Fault {
             Fault::Frame(FrameFault::UnknownFlags) => "frame_unknown_flags".into(),
             Fault::Frame(FrameFault::ChecksumMismatch) => "frame_checksum_mismatch".into(),
             Fault::Checkpoint(_) => "frame_checkpoint_undecodable".into(),
+            Fault::Meta(_) => "frame_meta_undecodable".into(),
         }
     }
 
@@ -360,7 +374,7 @@ impl Fault {
             Fault::Frame(FrameFault::ChecksumMismatch) => {
                 "the CRC32C (bound to this LSN) does not match".into()
             }
-            Fault::Checkpoint(why) => format!("valid checksum, but {why}"),
+            Fault::Checkpoint(why) | Fault::Meta(why) => format!("valid checksum, but {why}"),
         }
     }
 }

@@ -1,0 +1,38 @@
+//! Replay of the frames that carry a record (checkpoints, and the meta frames of
+//! format version 2) into the recovered `State`. A record whose checksum holds but
+//! whose bytes do not decode is corruption of acknowledged data, named by file, LSN and
+//! offset.
+
+use crate::checkpoint::CheckpointRecord;
+use crate::error::{CorruptionKind, Result};
+use crate::format::frame::FrameKind;
+use crate::lsn::Lsn;
+use crate::reader::{decode_meta, Frame};
+use crate::segment::Segment;
+use crate::state::State;
+
+use super::RecoveryReport;
+
+/// Folds the record frame of `kind` at `pos` in `seg`, whose payload is `payload`.
+pub(super) fn record(
+    seg: &Segment,
+    pos: u64,
+    kind: FrameKind,
+    payload: &[u8],
+    state: &mut State,
+    report: &mut RecoveryReport,
+) -> Result<()> {
+    debug_assert!(seg.contains(pos));
+    debug_assert!(matches!(kind, FrameKind::Checkpoint | FrameKind::Meta));
+    if kind == FrameKind::Meta {
+        if let Frame::Meta { record, .. } = decode_meta(seg, Lsn(pos), payload)? {
+            state.apply_meta(record);
+        }
+        return Ok(());
+    }
+    let record = CheckpointRecord::decode(payload)
+        .map_err(|e| seg.corrupted(pos, CorruptionKind::Checkpoint(e.to_string())))?;
+    state.apply_checkpoint(Lsn(pos), record);
+    report.checkpoints_replayed += 1;
+    Ok(())
+}
