@@ -60,8 +60,8 @@ impl ThreadCounters {
             }
             FrameKind::Checkpoint => self.checkpoints.bump_single_writer(1),
             FrameKind::Padding => return,
-            #[allow(unreachable_patterns, reason = "frame kinds added later count here")]
-            _ => self.other_frames.bump_single_writer(1),
+            // Meta frames (checkpoint coordination) count as other frames.
+            FrameKind::Meta => self.other_frames.bump_single_writer(1),
         }
         self.bytes.bump_single_writer(frame_bytes);
     }

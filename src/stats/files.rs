@@ -146,8 +146,8 @@ impl FileStats {
                     self.appends.checkpoints += 1;
                     self.appends.bytes += len;
                 }
-                #[allow(unreachable_patterns, reason = "frame kinds added later count here")]
-                _ => {
+                // Meta frames (checkpoint coordination) count as other frames.
+                FrameKind::Meta => {
                     self.appends.other_frames += 1;
                     self.appends.bytes += len;
                 }
