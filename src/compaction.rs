@@ -128,6 +128,8 @@ impl Compactor {
             ..CompactionReport::default()
         };
         self.publish(log, &state, &mut report)?;
+        // Checkpoint coordination: retained checkpoints and consumer cursors pin frames.
+        let retained = state.retention_floor().map_or(u64::MAX, |l| l.0);
         drop(state);
         let listing = snapshot::list(&*log.storage, &log.dir)?;
         let oldest_kept = listing
@@ -141,7 +143,9 @@ impl Compactor {
             // Readers register under `pins` and check the first LSN under the table
             // lock: each one is either counted here or finds its segments gone.
             let pins = lock(&self.pins.slots);
-            let floor = Pins::oldest(&pins).map_or(oldest_kept, |p| p.min(oldest_kept));
+            let floor = Pins::oldest(&pins)
+                .map_or(oldest_kept, |p| p.min(oldest_kept))
+                .min(retained);
             report.floor = Lsn(floor);
             detach_segments(log, floor, &mut report)
         };
@@ -197,6 +201,13 @@ fn fold(log: &Arc<Log>, state: &mut State, to: u64) -> Result<()> {
                     break;
                 }
                 state.apply_checkpoint(lsn, record);
+            }
+            // Checkpoint coordination.
+            Frame::Meta { lsn, record } => {
+                if lsn.0 >= to {
+                    break;
+                }
+                state.apply_meta(record);
             }
         }
     }

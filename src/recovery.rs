@@ -31,9 +31,9 @@ use crate::sync::{Arc, Ordering};
 
 mod replay;
 mod report;
+mod seal;
 // Compaction: the snapshot open starts from.
 mod snapshots;
-mod seal;
 mod table;
 mod zero;
 

@@ -150,11 +150,17 @@ impl Coordination {
         self.retained.iter().rev().find(|c| c.id == id).copied()
     }
 
-    /// The lowest LSN still needed: the oldest retained checkpoint and every cursor's
-    /// position. Compaction may retire what lies below it; `None` pins nothing.
+    /// The lowest LSN still needed: the oldest retained checkpoint (once a retention
+    /// record was written, that is once a `CheckpointCoordinator` manages the journal)
+    /// and every cursor's position. Compaction retires nothing at or above it; `None`
+    /// pins nothing.
     #[must_use]
     pub fn retention_floor(&self) -> Option<Lsn> {
-        let checkpoints = self.retained.front().map(|c| c.lsn);
+        let checkpoints = self
+            .retained
+            .front()
+            .filter(|_| self.max_retained != 0)
+            .map(|c| c.lsn);
         let cursors = self.cursors.values().map(|c| c.position).min();
         checkpoints.into_iter().chain(cursors).min()
     }
@@ -208,7 +214,12 @@ mod tests {
     #[test]
     fn retention_bounds_the_checkpoints_and_sets_the_floor() {
         let mut c = Coordination::default();
-        assert_eq!(c.retention_floor(), None);
+        c.apply_checkpoint(Lsn(8), &checkpoint(9));
+        assert_eq!(
+            c.retention_floor(),
+            None,
+            "no retention record: nothing pinned"
+        );
         c.apply_meta(MetaRecord::Retention { max_retained: 2 });
         for id in 1..=4 {
             c.apply_checkpoint(Lsn(id * 100), &checkpoint(id));
