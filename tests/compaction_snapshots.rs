@@ -317,3 +317,44 @@ fn a_compaction_policy_without_a_trigger_is_refused() {
         }
     ));
 }
+
+/// What recycling a retired segment as the next one would leave: new frames at the
+/// front, the old file's frames (checksums bound to their old LSNs) after them. None of
+/// the stale frames validates at its new LSN: open finds no valid frame after the end
+/// and treats the stale bytes as a torn tail; no stale entry is ever read.
+#[test]
+fn stale_frames_of_a_reused_segment_file_never_validate() -> TestResult {
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let journal = Journal::open(&dir, options())?;
+    let mut written = Vec::new();
+    for i in 0..2_000 {
+        written.push(entry(i));
+        journal.append(entry(i))?;
+    }
+    let end = journal.end_lsn();
+    journal.close()?;
+    let bases = support::segment_bases(&dir)?;
+    assert_eq!(bases.len(), 2, "{bases:?}");
+    let old = fs::read(support::segment_path(&dir, bases[0]))?;
+    let active = support::segment_path(&dir, bases[1]);
+    let mut bytes = fs::read(&active)?;
+    // Past the close marker, the old segment's frames at the same file offsets.
+    let from = usize::try_from(support::HEADER_BYTES + end.0 - bases[1])? + 64;
+    bytes[from..].copy_from_slice(&old[from..]);
+    fs::write(&active, &bytes)?;
+
+    let journal = Journal::open(&dir, options())?;
+    let report = journal.recovery_report();
+    let dropped = report
+        .dropped
+        .as_ref()
+        .ok_or("the stale bytes were not dropped")?;
+    assert_eq!(
+        dropped.valid_frames, 0,
+        "a stale frame validated: {report:?}"
+    );
+    assert!(report.torn_bytes > 0);
+    assert_eq!(support::entries(&journal)?, written);
+    Ok(())
+}

@@ -10,6 +10,8 @@
 
 mod bench;
 mod checkpoints;
+// Compaction (cpj compact).
+mod compact;
 mod demo;
 mod demo_print;
 mod demo_workload;
@@ -43,6 +45,7 @@ Examples:
   cpj recover ./j                    what opening would truncate (changes nothing)
   cpj inspect ./j --json | jq .open.report
   cpj stats ./j --watch              counters and frontiers, refreshed every second
+  cpj compact ./j                    snapshot the state, retire old segments
 
 Exit status: 0 success, 1 a problem was found, 2 the command could not run.
 Set NO_COLOR to turn colours off. JSON schemas: docs/CLI.md.";
@@ -69,6 +72,7 @@ enum Command {
     Checkpoints(checkpoints::Args),
     Bench(bench::Args),
     Stats(stats::Args),
+    Compact(compact::Args),
 }
 
 impl Command {
@@ -83,6 +87,7 @@ impl Command {
             Command::Checkpoints(_) => "checkpoints",
             Command::Bench(_) => "bench",
             Command::Stats(_) => "stats",
+            Command::Compact(_) => "compact",
         }
     }
 }
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         Command::Checkpoints(args) => checkpoints::run(&args, &mut out),
         Command::Bench(args) => bench::run(&args, &mut out),
         Command::Stats(args) => stats::run(&args, &mut out),
+        Command::Compact(args) => compact::run(&args, &mut out),
     };
     let result = result.and_then(|status| out.flush().map(|()| status));
     match result {

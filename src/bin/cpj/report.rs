@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use checkpoint_journal::{RecoveryCase, RecoveryReport};
+use checkpoint_journal::{RecoveryCase, RecoveryReport, SkippedSnapshot, SnapshotInfo};
 
 use crate::output::{bytes, duration, millis, thousands, Table};
 
@@ -26,6 +26,10 @@ pub(crate) struct ReportJson {
     removed_files: Vec<String>,
     empty_segments_removed: Vec<String>,
     duration_ms: f64,
+    // Compaction.
+    snapshot: Option<SnapshotInfo>,
+    snapshots_skipped: Vec<SkippedSnapshot>,
+    temp_files_removed: Vec<String>,
 }
 
 /// The frames a truncation drops.
@@ -68,6 +72,13 @@ impl ReportJson {
                 .map(|p| p.display().to_string())
                 .collect(),
             duration_ms: millis(report.duration),
+            snapshot: report.snapshot.clone(),
+            snapshots_skipped: report.snapshots_skipped.clone(),
+            temp_files_removed: report
+                .temp_files_removed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
         }
     }
 }
@@ -114,6 +125,27 @@ fn removals(report: &RecoveryReport) -> impl Iterator<Item = String> + '_ {
     unfinished
         .chain(empty)
         .map(|(path, why)| format!("{} ({why})", path.display()))
+}
+
+/// Compaction: the snapshot replay started from, those skipped, and leftovers removed.
+fn snapshot_rows(report: &RecoveryReport, remove: &'static str) -> Vec<(&'static str, String)> {
+    let mut rows = vec![(
+        "snapshot",
+        report.snapshot.as_ref().map_or_else(
+            || "none: replay started at the first segment".to_owned(),
+            |s| format!("{} (replay started at LSN {})", s.path.display(), s.lsn),
+        ),
+    )];
+    for s in &report.snapshots_skipped {
+        rows.push(("skipped", format!("{}: {}", s.path.display(), s.reason)));
+    }
+    for p in &report.temp_files_removed {
+        rows.push((
+            remove,
+            format!("{} (a snapshot never published)", p.display()),
+        ));
+    }
+    rows
 }
 
 pub(crate) fn human(report: &RecoveryReport) -> Vec<String> {
@@ -168,6 +200,9 @@ pub(crate) fn human(report: &RecoveryReport) -> Vec<String> {
     }
     for line in removals(report) {
         add(remove, line);
+    }
+    for (label, value) in snapshot_rows(report, remove) {
+        add(label, value);
     }
     let replayed = report.first_lsn.0.abs_diff(report.end_lsn.0);
     add(
