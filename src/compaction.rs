@@ -78,6 +78,9 @@ pub(crate) struct Compactor {
     /// LSN of the newest snapshot on disk (`NO_SNAPSHOT`: none). Read without `inner`.
     newest_snapshot: AtomicU64,
     last: Mutex<Option<CompactionReport>>,
+    /// Held for a whole run: a background run and a `compact()` call never interleave
+    /// their retirement and pruning.
+    running: Mutex<()>,
 }
 
 impl Compactor {
@@ -100,6 +103,7 @@ impl Compactor {
             pins: Pins::default(),
             newest_snapshot: AtomicU64::new(newest.map_or(NO_SNAPSHOT, |l| l.0)),
             last: Mutex::new(None),
+            running: Mutex::new(()),
         }
     }
 
@@ -118,6 +122,7 @@ impl Compactor {
     /// Runs one compaction (see the module docs).
     pub(crate) fn run(&self, log: &Arc<Log>) -> Result<CompactionReport> {
         let started = Instant::now();
+        let _running = lock(&self.running);
         let mut state = lock(&self.inner);
         let durable = flush::flush_all(log)?.0;
         fold(log, &mut state, durable)?;

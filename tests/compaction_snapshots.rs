@@ -358,3 +358,30 @@ fn stale_frames_of_a_reused_segment_file_never_validate() -> TestResult {
     assert_eq!(support::entries(&journal)?, written);
     Ok(())
 }
+
+#[test]
+fn explicit_and_background_compactions_do_not_trip_over_each_other() -> TestResult {
+    use checkpoint_journal::Compaction;
+    let tmp = tempdir()?;
+    let dir = tmp.path().join("journal");
+    let policy = Compaction::default().every_bytes(64 * 1024);
+    let journal = Journal::open(&dir, options().compaction(policy).keep_snapshots(1))?;
+    std::thread::scope(|s| -> TestResult {
+        let compactor = s.spawn(|| -> Result<(), checkpoint_journal::Error> {
+            for _ in 0..30 {
+                journal.compact()?;
+            }
+            Ok(())
+        });
+        append(&journal, 0, 20_000)?;
+        compactor
+            .join()
+            .map_err(|_| "compacting thread panicked")??;
+        Ok(())
+    })?;
+    let before = journal.state()?;
+    journal.close()?;
+    let journal = Journal::open(&dir, options())?;
+    assert_eq!(essence(&journal.state()?), essence(&before));
+    Ok(())
+}
