@@ -355,6 +355,8 @@ impl Log {
             .ok_or_else(|| self.lost_generation(generation))?;
         let _span = tracing::debug_span!(
             "roll_over",
+            dir = %self.dir.display(),
+            segment = %crate::segment::file_name(active.end()),
             from_base = active.base(),
             next_base = active.end()
         )

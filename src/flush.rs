@@ -228,7 +228,6 @@ impl Frontier {
             published = self.advance(target);
         }
         let from = self.durable_now();
-        let _span = tracing::debug_span!("flush", from, to = published).entered();
         let started = std::time::Instant::now();
         let outcome = target.sync(from, published);
         match &outcome {
@@ -298,6 +297,14 @@ impl FlushTarget for Log {
     }
 
     fn sync(&self, from: u64, to: u64) -> Result<()> {
+        let _span = tracing::debug_span!(
+            "flush",
+            dir = %self.dir.display(),
+            from,
+            to,
+            bytes = to - from
+        )
+        .entered();
         sync_range(self, from, to)
     }
 }
