@@ -8,6 +8,9 @@
 //!
 //! Exit status: 0 success, 1 the command ran and found a problem, 2 it could not run.
 
+// Archiving to object storage (feature `object-store`).
+#[cfg(feature = "object-store")]
+mod archive;
 mod bench;
 mod checkpoints;
 // Compaction (cpj compact).
@@ -73,6 +76,10 @@ enum Command {
     Bench(bench::Args),
     Stats(stats::Args),
     Compact(compact::Args),
+    #[cfg(feature = "object-store")]
+    Archive(archive::Args),
+    #[cfg(feature = "object-store")]
+    Restore(archive::RestoreArgs),
 }
 
 impl Command {
@@ -88,6 +95,10 @@ impl Command {
             Command::Bench(_) => "bench",
             Command::Stats(_) => "stats",
             Command::Compact(_) => "compact",
+            #[cfg(feature = "object-store")]
+            Command::Archive(_) => "archive",
+            #[cfg(feature = "object-store")]
+            Command::Restore(_) => "restore",
         }
     }
 }
@@ -107,6 +118,10 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args, &mut out),
         Command::Stats(args) => stats::run(&args, &mut out),
         Command::Compact(args) => compact::run(&args, &mut out),
+        #[cfg(feature = "object-store")]
+        Command::Archive(args) => archive::run(&args, &mut out),
+        #[cfg(feature = "object-store")]
+        Command::Restore(args) => archive::run_restore(&args, &mut out),
     };
     let result = result.and_then(|status| out.flush().map(|()| status));
     match result {
