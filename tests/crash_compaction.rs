@@ -167,3 +167,57 @@ fn a_crash_before_the_directory_sync_leaves_the_previous_snapshot() -> TestResul
     assert_eq!(reopened.state()?.entries, 4_000);
     Ok(())
 }
+
+/// Compactions while another thread keeps appending in Sync mode: every image taken
+/// after a storage operation holds at least the entries acknowledged before it.
+#[test]
+fn a_crash_during_compaction_with_appends_running_loses_no_acknowledged_entry() -> TestResult {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    let dir = Path::new("/sim/journal");
+    let storage = SimStorage::new(23);
+    let journal = Journal::open_with_storage(dir, options(), Arc::new(storage.clone()))?;
+    append(&journal, 0, 2_000)?;
+    let acked = Arc::new(AtomicU64::new(2_000));
+    let images: Arc<Mutex<Vec<(u64, SimStorage)>>> = Arc::default();
+    let (hook_acked, hook_images) = (Arc::clone(&acked), Arc::clone(&images));
+    storage.set_hook(move |s, op| {
+        if op.kind.changes_disk() && op.index % 3 == 0 {
+            let floor = hook_acked.load(SeqCst);
+            if let Ok(mut all) = hook_images.lock() {
+                all.push((floor, s.crash_image(CrashPolicy::random(op.index))));
+            }
+        }
+    });
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| -> TestResult {
+        let writer = s.spawn(|| -> Result<(), String> {
+            let mut i = 2_000;
+            while !done.load(SeqCst) && i < 12_000 {
+                append(&journal, i, 10).map_err(|e| e.to_string())?;
+                i += 10;
+                acked.store(i, SeqCst);
+            }
+            Ok(())
+        });
+        for _ in 0..4 {
+            journal.compact()?;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        done.store(true, SeqCst);
+        writer.join().map_err(|_| "writer panicked")??;
+        Ok(())
+    })?;
+    storage.clear_hook();
+    journal.close_without_flush();
+    let images = std::mem::take(&mut *images.lock().map_err(|_| "poisoned")?);
+    assert!(images.len() > 20, "only {} images", images.len());
+    for (at, (floor, image)) in images.into_iter().enumerate() {
+        let state = reopen(image, dir).map_err(|e| format!("image {at}: {e}"))?;
+        assert!(
+            state.entries >= floor,
+            "image {at}: {} entries, {floor} acknowledged",
+            state.entries
+        );
+    }
+    Ok(())
+}
