@@ -46,13 +46,13 @@ struct Args {
     sizes: Sizes,
     /// Logs to run (names or prefixes); empty: all.
     peers: Vec<String>,
-    /// Workload groups to run (`refs`, `appends`, `sync`, `group`, `replay`); empty: all.
+    /// Workload groups to run (`async`, `batch`, `sync`, `group`, `replay`); empty: all.
     only: Vec<String>,
 }
 
 const USAGE: &str = "usage: cpj-peers [--runs N] [--out DIR] [--scratch DIR] [--font TTF] \
                      [--replay-entries N] [--window-ms MS] [--quick] \
-                     [--peers NAME,..] [--only refs,appends,sync,group,replay]";
+                     [--peers NAME,..] [--only async,batch,sync,group,replay]";
 
 fn parse_args() -> Result<Args> {
     let mut args = Args {
@@ -191,11 +191,11 @@ fn run_once(
     let mut rotated = peers.to_vec();
     rotated.rotate_left((run - 1) % peers.len().max(1));
     let peers = rotated.as_slice();
-    if wants("refs") {
-        runner::references(run, records);
+    if wants("async") {
+        runner::async_appends(run, sizes, peers, scratch, records)?;
     }
-    if wants("appends") {
-        runner::appends(run, sizes, peers, scratch, records)?;
+    if wants("batch") {
+        runner::sync_batches(run, sizes, peers, scratch, records)?;
     }
     if wants("sync") {
         runner::sync_each(run, sizes, peers, scratch, records)?;

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use commitlog::message::{MessageBuf, MessageSet};
 use commitlog::{CommitLog, LogOptions, ReadLimit};
 
-use crate::workload::{
-    each_latency, payload, Peer, Replay, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN,
-};
+use crate::workload::{each_latency, payload, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN};
 
 /// Bytes per `read` call during replay.
 const READ_BYTES: usize = 1 << 20;
@@ -52,26 +50,22 @@ impl Peer for Commitlog {
          verified"
     }
 
-    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration> {
+    fn async_appender(&self, dir: &Path, batch_len: usize) -> Result<Option<AppendOp>> {
         let mut log = open(dir)?;
-        let start = Instant::now();
-        for i in 0..count {
-            log.append_msg(payload(0, i))?;
+        if batch_len == 1 {
+            return Ok(Some(Box::new(move |i| {
+                log.append_msg(payload(0, i))?;
+                Ok(())
+            })));
         }
-        Ok(start.elapsed())
+        let len = batch_len as u64;
+        Ok(Some(Box::new(move |i| {
+            log.append(&mut message_buf(i * len, len)?)?;
+            Ok(())
+        })))
     }
 
-    fn async_batch(&self, dir: &Path, batches: u64) -> Result<Option<Duration>> {
-        let mut log = open(dir)?;
-        let len = ASYNC_BATCH_LEN as u64;
-        let start = Instant::now();
-        for b in 0..batches {
-            log.append(&mut message_buf(b * len, len)?)?;
-        }
-        Ok(Some(start.elapsed()))
-    }
-
-    fn sync_appender(&self, dir: &Path) -> Result<SyncOp> {
+    fn sync_appender(&self, dir: &Path) -> Result<AppendOp> {
         let mut log = open(dir)?;
         Ok(Box::new(move |i| {
             log.append_msg(payload(0, i))?;
@@ -95,7 +89,7 @@ impl Peer for Commitlog {
         _dir: &Path,
         _threads: usize,
         _window: Duration,
-    ) -> Result<Option<Vec<Duration>>> {
+    ) -> Result<Option<GroupRun>> {
         Ok(None)
     }
 

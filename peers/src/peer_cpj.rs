@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use checkpoint_journal::{Durability, Entry, Frame, Journal, Options};
 
 use crate::workload::{
-    concurrent_latencies, each_latency, entry, Peer, Replay, Result, SyncOp, ASYNC_BATCH_LEN,
-    BATCH_LEN,
+    concurrent_latencies, each_latency, entry, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN,
 };
 
 /// checkpoint-journal.
@@ -39,30 +38,22 @@ impl Peer for Cpj {
          replay = `Journal::open` + `read_from(first_lsn)` over every frame"
     }
 
-    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration> {
+    fn async_appender(&self, dir: &Path, batch_len: usize) -> Result<Option<AppendOp>> {
         let journal = open(dir, Durability::Async)?;
-        let start = Instant::now();
-        for i in 0..count {
-            journal.append(entry(0, i))?;
+        if batch_len == 1 {
+            return Ok(Some(Box::new(move |i| {
+                journal.append(entry(0, i))?;
+                Ok(())
+            })));
         }
-        let elapsed = start.elapsed();
-        journal.close()?;
-        Ok(elapsed)
-    }
-
-    fn async_batch(&self, dir: &Path, batches: u64) -> Result<Option<Duration>> {
-        let journal = open(dir, Durability::Async)?;
-        let entries = batch(0, 0, ASYNC_BATCH_LEN);
-        let start = Instant::now();
-        for _ in 0..batches {
+        let entries = batch(0, 0, batch_len);
+        Ok(Some(Box::new(move |_| {
             journal.append_batch(&entries)?;
-        }
-        let elapsed = start.elapsed();
-        journal.close()?;
-        Ok(Some(elapsed))
+            Ok(())
+        })))
     }
 
-    fn sync_appender(&self, dir: &Path) -> Result<SyncOp> {
+    fn sync_appender(&self, dir: &Path) -> Result<AppendOp> {
         let journal = open(dir, Durability::Sync)?;
         Ok(Box::new(move |i| {
             journal.append(entry(0, i))?;
@@ -85,14 +76,19 @@ impl Peer for Cpj {
         dir: &Path,
         threads: usize,
         window: Duration,
-    ) -> Result<Option<Vec<Duration>>> {
+    ) -> Result<Option<GroupRun>> {
         let journal = open(dir, Durability::Sync)?;
+        let before = journal.flush_count();
         let latencies = concurrent_latencies(threads, window, |t, i| {
             journal.append(entry(t, i))?;
             Ok(())
         })?;
+        let syncs = journal.flush_count() - before;
         journal.close()?;
-        Ok(Some(latencies))
+        Ok(Some(GroupRun {
+            latencies,
+            syncs: Some(syncs),
+        }))
     }
 
     fn write_dataset(&self, dir: &Path, count: u64) -> Result<()> {

@@ -2,10 +2,10 @@
 //! `write_chunk`, `commit`), one chunk per 24-byte record.
 //!
 //! Fairness: `commit` always fsyncs, so okaywal has no non-durable append. Its "async"
-//! figures are `write_chunk` calls into one open entry (buffered writes), timed without
-//! the final `commit`. Checkpointing is pushed past the data sets written here
-//! (`checkpoint_after_bytes` = `u64::MAX`), so a replay reads every entry back from the
-//! log rather than from the manager's checkpoint.
+//! figures are `write_chunk` calls into one open entry (buffered writes), never
+//! committed (rolled back, untimed, at the end). Checkpointing is pushed past the data
+//! sets written here (`checkpoint_after_bytes` = `u64::MAX`), so a replay reads every
+//! entry back from the log rather than from the manager's checkpoint.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,8 @@ use okaywal::{
 };
 
 use crate::workload::{
-    concurrent_latencies, each_latency, payload, Peer, Replay, Result, SyncOp, BATCH_LEN,
+    concurrent_latencies, each_latency, payload, AppendOp, GroupRun, Peer, Replay, Result,
+    BATCH_LEN,
 };
 
 /// Chunks per entry in the replay data set (one fsync per entry while writing it).
@@ -88,28 +89,25 @@ impl Peer for OkayWal {
     fn fairness(&self) -> &'static str {
         "0.3.1, defaults except no checkpoint during the runs; one entry per append, one \
          chunk per record; `commit` always fsyncs, so async = `write_chunk` into one open \
-         entry, timed without its final commit; replay = `WriteAheadLog::open` reading \
+         entry, never committed; replay = `WriteAheadLog::open` reading \
          every chunk (CRC checked) in `LogManager::recover`"
     }
 
-    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration> {
-        let wal = open(dir)?;
-        let mut writer = wal.begin_entry()?;
-        let start = Instant::now();
-        for i in 0..count {
-            writer.write_chunk(&payload(0, i))?;
+    fn async_appender(&self, dir: &Path, batch_len: usize) -> Result<Option<AppendOp>> {
+        if batch_len != 1 {
+            return Ok(None);
         }
-        let elapsed = start.elapsed();
-        writer.commit()?;
-        wal.shutdown()?;
-        Ok(elapsed)
+        // An open `EntryWriter` borrows its log, and the operation must own both: the
+        // log is leaked (one per run; its files are removed with the scratch directory).
+        let wal: &'static WriteAheadLog = Box::leak(Box::new(open(dir)?));
+        let mut writer = wal.begin_entry()?;
+        Ok(Some(Box::new(move |i| {
+            writer.write_chunk(&payload(0, i))?;
+            Ok(())
+        })))
     }
 
-    fn async_batch(&self, _dir: &Path, _batches: u64) -> Result<Option<Duration>> {
-        Ok(None)
-    }
-
-    fn sync_appender(&self, dir: &Path) -> Result<SyncOp> {
+    fn sync_appender(&self, dir: &Path) -> Result<AppendOp> {
         let wal = open(dir)?;
         Ok(Box::new(move |i| commit(&wal, 0, i, 1)))
     }
@@ -127,11 +125,14 @@ impl Peer for OkayWal {
         dir: &Path,
         threads: usize,
         window: Duration,
-    ) -> Result<Option<Vec<Duration>>> {
+    ) -> Result<Option<GroupRun>> {
         let wal = open(dir)?;
         let latencies = concurrent_latencies(threads, window, |t, i| commit(&wal, t, i, 1))?;
         wal.shutdown()?;
-        Ok(Some(latencies))
+        Ok(Some(GroupRun {
+            latencies,
+            syncs: None,
+        }))
     }
 
     fn write_dataset(&self, dir: &Path, count: u64) -> Result<()> {

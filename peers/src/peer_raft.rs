@@ -12,7 +12,7 @@ use raft_engine::{Config, Engine, LogBatch, ReadableSize};
 
 use crate::raft_message::{RaftEntry, RaftEntryExt};
 use crate::workload::{
-    concurrent_latencies, each_latency, payload, Peer, Replay, Result, SyncOp, ASYNC_BATCH_LEN,
+    concurrent_latencies, each_latency, payload, AppendOp, GroupRun, Peer, Replay, Result,
     BATCH_LEN,
 };
 
@@ -56,26 +56,15 @@ impl Peer for Raft {
          chunks"
     }
 
-    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration> {
+    fn async_appender(&self, dir: &Path, batch_len: usize) -> Result<Option<AppendOp>> {
         let engine = open(dir)?;
-        let start = Instant::now();
-        for i in 0..count {
-            write(&engine, 0, i, 1, false)?;
-        }
-        Ok(start.elapsed())
+        let len = batch_len as u64;
+        Ok(Some(Box::new(move |i| {
+            write(&engine, 0, i * len, len, false)
+        })))
     }
 
-    fn async_batch(&self, dir: &Path, batches: u64) -> Result<Option<Duration>> {
-        let engine = open(dir)?;
-        let len = ASYNC_BATCH_LEN as u64;
-        let start = Instant::now();
-        for b in 0..batches {
-            write(&engine, 0, b * len, len, false)?;
-        }
-        Ok(Some(start.elapsed()))
-    }
-
-    fn sync_appender(&self, dir: &Path) -> Result<SyncOp> {
+    fn sync_appender(&self, dir: &Path) -> Result<AppendOp> {
         let engine = open(dir)?;
         Ok(Box::new(move |i| write(&engine, 0, i, 1, true)))
     }
@@ -91,12 +80,15 @@ impl Peer for Raft {
         dir: &Path,
         threads: usize,
         window: Duration,
-    ) -> Result<Option<Vec<Duration>>> {
+    ) -> Result<Option<GroupRun>> {
         let engine = open(dir)?;
         let latencies = concurrent_latencies(threads, window, |t, i| {
             write(&engine, u64::try_from(t)?, i, 1, true)
         })?;
-        Ok(Some(latencies))
+        Ok(Some(GroupRun {
+            latencies,
+            syncs: None,
+        }))
     }
 
     fn write_dataset(&self, dir: &Path, count: u64) -> Result<()> {

@@ -1,6 +1,6 @@
-//! Physical references, measured in the same run as the logs: memcpy bandwidth, one
-//! bare msync of a 4 KiB page of a mapped file, and one bare `pwrite` + `fdatasync`.
-//! Every log figure is read as a ratio to these.
+//! Physical references, measured in the same rounds as the logs: memcpy of the bytes
+//! of a 1 024-entry batch, one bare msync of a 4 KiB page of a mapped file, and one bare
+//! `pwrite` + `fdatasync`. Every log figure is read as a ratio to these.
 #![expect(
     unsafe_code,
     reason = "maps a scratch file to msync one of its pages, as the journal maps segments"
@@ -9,39 +9,35 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::Instant;
 
 use memmap2::MmapOptions;
 
-use crate::workload::{Result, SyncOp, ASYNC_BATCH_LEN};
+use crate::workload::{AppendOp, Result, ASYNC_BATCH_LEN};
 
 /// Bytes of the memcpy destination: larger than any cache, so the copy streams.
 const MEMCPY_DESTINATION_BYTES: usize = 256 << 20;
-/// Bytes copied per memcpy measurement.
-const MEMCPY_TOTAL_BYTES: usize = 2 << 30;
 /// Bytes of the scratch file whose pages are msynced.
 const MSYNC_FILE_BYTES: u64 = 1 << 20;
 /// Bytes of a page.
 const PAGE_BYTES: usize = 4096;
 
-/// Bytes/s of copying `ASYNC_BATCH_LEN` entries (24 B each) at a time from one hot
-/// buffer into a streaming 256 MiB destination: what `append_batch(1024)` moves.
-pub(crate) fn memcpy_bytes_per_second() -> f64 {
+/// Copies block `i` of `ASYNC_BATCH_LEN` entries (24 B each) from one hot buffer into
+/// a streaming 256 MiB destination: the bytes `append_batch(1024)` moves, at memcpy
+/// speed.
+#[must_use]
+pub(crate) fn memcpy_block() -> AppendOp {
     let block = ASYNC_BATCH_LEN * 24;
     let source: Vec<u8> = (0..block).map(|i| (i % 251) as u8).collect();
     let mut destination = vec![1u8; MEMCPY_DESTINATION_BYTES];
     let blocks = MEMCPY_DESTINATION_BYTES / block;
-    let rounds = MEMCPY_TOTAL_BYTES / block;
-    let start = Instant::now();
-    for round in 0..rounds {
-        let at = (round % blocks) * block;
+    Box::new(move |i| {
+        let at = usize::try_from(i)? % blocks * block;
         if let Some(target) = destination.get_mut(at..at + block) {
             target.copy_from_slice(std::hint::black_box(&source));
         }
-    }
-    let elapsed = start.elapsed();
-    std::hint::black_box(&destination);
-    (rounds * block) as f64 / elapsed.as_secs_f64()
+        std::hint::black_box(&destination);
+        Ok(())
+    })
 }
 
 /// An msync of the 4 KiB page just dirtied by a 24-byte store, the stores running
@@ -52,7 +48,7 @@ pub(crate) fn memcpy_bytes_per_second() -> f64 {
 ///
 /// # Errors
 /// I/O errors creating or mapping the scratch file.
-pub(crate) fn msync_4k(dir: &Path, written: bool) -> Result<SyncOp> {
+pub(crate) fn msync_4k(dir: &Path, written: bool) -> Result<AppendOp> {
     let file = scratch_file(dir, "msync", MSYNC_FILE_BYTES, written)?;
     // SAFETY: 1. the file was just created with `create_new` in this run's private
     // scratch directory, so no other process maps or truncates it; 2. it was allocated
@@ -76,7 +72,7 @@ pub(crate) fn msync_4k(dir: &Path, written: bool) -> Result<SyncOp> {
 ///
 /// # Errors
 /// I/O errors creating the scratch file.
-pub(crate) fn fdatasync(dir: &Path) -> Result<SyncOp> {
+pub(crate) fn fdatasync(dir: &Path) -> Result<AppendOp> {
     let file = scratch_file(dir, "fdatasync", MSYNC_FILE_BYTES, true)?;
     Ok(Box::new(move |i| {
         file.write_all_at(&i.to_le_bytes().repeat(3), i * 24 % (MSYNC_FILE_BYTES - 24))?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::physical;
 use crate::record::{Records, REFERENCE};
 use crate::stats::percentile;
-use crate::workload::{Peer, Result, SyncOp, ASYNC_BATCH_LEN, BATCH_LEN};
+use crate::workload::{AppendOp, Peer, Result, ASYNC_BATCH_LEN, BATCH_LEN};
 
 /// Writer-thread counts of the group-commit workload.
 pub(crate) const THREADS: [usize; 5] = [1, 2, 4, 8, 16];
@@ -97,47 +97,98 @@ fn micros(d: Option<Duration>) -> f64 {
     d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
 }
 
-/// The memcpy reference of run `run` (the sync references run inside [`sync_each`]).
-pub(crate) fn references(run: usize, out: &mut Records) {
-    let memcpy = physical::memcpy_bytes_per_second();
-    out.push(run, REFERENCE, "memcpy_24k_blocks", "GB/s", memcpy / 1e9);
+/// Rounds of the async workloads: each round runs a slice of every log's appends (and
+/// of the memcpy reference) in turn, so load that drifts during the run hits them alike.
+const ASYNC_ROUNDS: u64 = 20;
+
+/// Times `per_round` calls of each operation per round, over `ASYNC_ROUNDS` rounds after
+/// one untimed round, the order rotating every round; returns each operation's total
+/// time.
+fn interleaved(ops: &mut [AppendOp], per_round: u64) -> Result<Vec<Duration>> {
+    // One untimed round first: the first writes into a new log's files cost a page
+    // fault per page (see docs/PERFORMANCE.md), which is not append throughput.
+    for op in ops.iter_mut() {
+        for j in 0..per_round {
+            op(j)?;
+        }
+    }
+    let mut totals = vec![Duration::ZERO; ops.len()];
+    for round in 1..=ASYNC_ROUNDS {
+        for k in 0..ops.len() {
+            let at = (k + usize::try_from(round)?) % ops.len();
+            let op = &mut ops[at];
+            let start = Instant::now();
+            for j in 0..per_round {
+                op(round * per_round + j)?;
+            }
+            totals[at] += start.elapsed();
+        }
+    }
+    Ok(totals)
 }
 
-/// The single-thread append workloads of run `run` on every log.
+/// The async workloads of run `run`: single appends on every log, interleaved; then
+/// batches of 1 024 on every log that has them, interleaved with memcpy of the same
+/// bytes.
 ///
 /// # Errors
 /// The first error of any log.
-pub(crate) fn appends(
+pub(crate) fn async_appends(
     run: usize,
     sizes: &Sizes,
     peers: &[&dyn Peer],
     scratch: &mut Scratch,
     out: &mut Records,
 ) -> Result<()> {
-    for peer in peers {
-        let elapsed = scratch.with_dir(|dir| peer.async_append(dir, sizes.async_count))?;
-        out.push(
-            run,
-            peer.name(),
-            "async_append",
-            "entries/s",
-            per_second(sizes.async_count, elapsed),
-        );
-    }
-    for peer in peers {
-        if let Some(elapsed) = scratch.with_dir(|dir| peer.async_batch(dir, sizes.async_batches))? {
-            let entries = sizes.async_batches * ASYNC_BATCH_LEN as u64;
-            let rate = per_second(entries, elapsed);
-            out.push(run, peer.name(), "async_batch_1024", "entries/s", rate);
-            out.push(
-                run,
-                peer.name(),
-                "async_batch_1024",
-                "GB/s",
-                rate * 24.0 / 1e9,
-            );
+    for batch_len in [1, ASYNC_BATCH_LEN] {
+        let (workload, calls) = if batch_len == 1 {
+            ("async_append", sizes.async_count)
+        } else {
+            ("async_batch_1024", sizes.async_batches)
+        };
+        let mut names: Vec<&'static str> = Vec::new();
+        let mut ops: Vec<AppendOp> = Vec::new();
+        if batch_len > 1 {
+            names.push(REFERENCE);
+            ops.push(physical::memcpy_block());
+        }
+        for peer in peers {
+            if let Some(op) = peer.async_appender(&scratch.fresh_dir()?, batch_len)? {
+                names.push(peer.name());
+                ops.push(op);
+            }
+        }
+        let per_round = (calls / ASYNC_ROUNDS).max(1);
+        let totals = interleaved(&mut ops, per_round)?;
+        drop(ops);
+        scratch.remove_fresh_dirs();
+        let entries = per_round * ASYNC_ROUNDS * batch_len as u64;
+        for (name, total) in names.into_iter().zip(totals) {
+            let rate = per_second(entries, total);
+            if name == REFERENCE {
+                out.push(run, name, "memcpy_24k_blocks", "GB/s", rate * 24.0 / 1e9);
+                continue;
+            }
+            out.push(run, name, workload, "entries/s", rate);
+            if batch_len > 1 {
+                out.push(run, name, workload, "GB/s", rate * 24.0 / 1e9);
+            }
         }
     }
+    Ok(())
+}
+
+/// The `Sync` batch workload of run `run` on every log, one log after the other.
+///
+/// # Errors
+/// The first error of any log.
+pub(crate) fn sync_batches(
+    run: usize,
+    sizes: &Sizes,
+    peers: &[&dyn Peer],
+    scratch: &mut Scratch,
+    out: &mut Records,
+) -> Result<()> {
     for peer in peers {
         let mut latencies = scratch.with_dir(|dir| peer.sync_batch(dir, sizes.sync_batches))?;
         let total: Duration = latencies.iter().sum();
@@ -167,7 +218,7 @@ pub(crate) fn sync_each(
     scratch: &mut Scratch,
     out: &mut Records,
 ) -> Result<()> {
-    let mut ops: Vec<(&'static str, String, SyncOp)> = Vec::new();
+    let mut ops: Vec<(&'static str, String, AppendOp)> = Vec::new();
     for (workload, written) in [("msync_4k", true), ("msync_4k_unwritten_extent", false)] {
         let op = physical::msync_4k(&scratch.fresh_dir()?, written)?;
         ops.push((REFERENCE, workload.to_owned(), op));
@@ -239,11 +290,15 @@ pub(crate) fn group_commit(
         let workload = format!("group_commit_{threads}");
         for peer in peers {
             let window = sizes.group_window;
-            let Some(mut latencies) =
-                scratch.with_dir(|dir| peer.group_commit(dir, threads, window))?
+            let Some(group) = scratch.with_dir(|dir| peer.group_commit(dir, threads, window))?
             else {
                 continue;
             };
+            let mut latencies = group.latencies;
+            if let Some(syncs) = group.syncs.filter(|&s| s > 0) {
+                let per_sync = latencies.len() as f64 / syncs as f64;
+                out.push(run, peer.name(), &workload, "appends per sync", per_sync);
+            }
             let rate = per_second(latencies.len() as u64, window);
             out.push(run, peer.name(), &workload, "acked appends/s", rate);
             out.push(

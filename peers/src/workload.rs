@@ -15,8 +15,17 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Result of a workload.
 pub(crate) type Result<T> = std::result::Result<T, BoxError>;
 
-/// One durable single-entry append (or one reference sync), taking the entry's number.
-pub(crate) type SyncOp = Box<dyn FnMut(u64) -> Result<()>>;
+/// One append (or one reference operation), taking the append's number.
+pub(crate) type AppendOp = Box<dyn FnMut(u64) -> Result<()>>;
+
+/// What one group-commit window produced.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupRun {
+    /// Every acknowledged append's latency.
+    pub(crate) latencies: Vec<Duration>,
+    /// Syncs the log issued in the window, where it counts them.
+    pub(crate) syncs: Option<u64>,
+}
 
 /// Timings of one replay.
 #[derive(Clone, Copy, Debug)]
@@ -49,19 +58,16 @@ pub(crate) trait Peer: Sync {
     /// How the workloads map onto this log's API, for the output.
     fn fairness(&self) -> &'static str;
 
-    /// `count` appends of one entry each, no durability requested; the time of the
-    /// appends only.
-    fn async_append(&self, dir: &Path, count: u64) -> Result<Duration>;
-
-    /// `batches` appends of `ASYNC_BATCH_LEN` entries each, no durability requested;
-    /// `None` where the log has no such call.
-    fn async_batch(&self, dir: &Path, batches: u64) -> Result<Option<Duration>>;
+    /// Opens the log in `dir` for appends of `batch_len` entries, no durability asked
+    /// for: the returned operation appends batch `i`. `None` where the log has no such
+    /// call. The runner times the operations of all logs (and memcpy) in turn.
+    fn async_appender(&self, dir: &Path, batch_len: usize) -> Result<Option<AppendOp>>;
 
     /// Opens the log in `dir` for single appends, each acknowledged durable: the
     /// returned operation appends entry `i`. Dropping it closes the log. The runner
     /// calls the operations of all logs and references in turn, so disk load that
     /// drifts during the run hits them alike.
-    fn sync_appender(&self, dir: &Path) -> Result<SyncOp>;
+    fn sync_appender(&self, dir: &Path) -> Result<AppendOp>;
 
     /// `batches` appends of `BATCH_LEN` entries, each batch acknowledged durable;
     /// per-batch latencies.
@@ -74,7 +80,7 @@ pub(crate) trait Peer: Sync {
         dir: &Path,
         threads: usize,
         window: Duration,
-    ) -> Result<Option<Vec<Duration>>>;
+    ) -> Result<Option<GroupRun>>;
 
     /// Writes `count` entries in batches of `BATCH_LEN` and closes the log durably.
     fn write_dataset(&self, dir: &Path, count: u64) -> Result<()>;
