@@ -212,7 +212,7 @@ fn fold(log: &Arc<Log>, state: &mut State, to: u64) -> Result<()> {
                 if lsn.0 >= to {
                     break;
                 }
-                state.apply_meta(record);
+                state.apply_meta(lsn, record);
             }
         }
     }

@@ -157,6 +157,58 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    // Checkpoint coordination (src/coordinator.rs, src/cursor.rs); texts in
+    // `coordinator::error_text`.
+    /// Every id of a registry is taken (source and sink ids are `u16`).
+    RegistryFull {
+        /// `"source"` or `"sink"`.
+        what: &'static str,
+        /// The name that could not be registered.
+        name: String,
+        /// How many names the registry holds.
+        max: usize,
+    },
+    /// A checkpoint would move a source's committed event count backwards.
+    NonMonotonic {
+        /// The source's name.
+        source: String,
+        /// The committed count.
+        previous: u64,
+        /// The count offered.
+        next: u64,
+    },
+    /// A checkpoint offers a source's committed count with another offset than the one
+    /// already committed for that count.
+    ProgressConflict {
+        /// The source's name.
+        source: String,
+        /// The committed event count both name.
+        count: u64,
+        /// The committed offset.
+        committed: Vec<u8>,
+        /// The offset offered.
+        offered: Vec<u8>,
+    },
+    /// Progress of a source family other than the one the journal holds.
+    MixedFamily {
+        /// The journal's directory.
+        path: PathBuf,
+        /// The journal's family.
+        journal: String,
+        /// The family offered.
+        offered: String,
+    },
+    /// A cursor record written for another journal.
+    ForeignCursor {
+        /// The journal's directory.
+        path: PathBuf,
+        /// The cursor's name.
+        name: String,
+        /// This journal's id.
+        expected: u128,
+        /// The id the record names.
+        found: u128,
+    },
 }
 
 /// Where and how acknowledged data is damaged.
@@ -318,7 +370,11 @@ impl Error {
                 "object {key} in the archive is unusable: {reason}; restore from an older \
              archive entry or re-archive from a healthy journal"
             ),
-            other => write!(f, "{other:?}"),
+            // Checkpoint coordination.
+            other => match crate::coordinator::error_text(other) {
+                Some(text) => f.write_str(&text),
+                None => write!(f, "{other:?}"),
+            },
         }
     }
 }

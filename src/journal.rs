@@ -172,9 +172,25 @@ impl Journal {
             },
             max: crate::format::limits::CHECKPOINT_BYTES_MAX as u64,
         })?;
-        let (lsn, end) = self.log.append_bytes(FrameKind::Checkpoint, &bytes)?;
+        let (lsn, end) = self.checkpoint_bytes_unsynced(&bytes)?;
         self.after_append(end)?;
         Ok(lsn)
+    }
+
+    /// Appends an encoded checkpoint record without waiting for it in `Sync` mode;
+    /// returns the frame's LSN and the LSN just past it.
+    pub(crate) fn checkpoint_bytes_unsynced(&self, bytes: &[u8]) -> Result<(Lsn, Lsn)> {
+        self.log.append_bytes(FrameKind::Checkpoint, bytes)
+    }
+
+    /// Waits until everything below `end` is durable: in `Sync` mode only, or in every
+    /// mode with `always`.
+    pub(crate) fn settle(&self, end: Lsn, always: bool) -> Result<()> {
+        if always {
+            flush::flush_to(&self.log, end)?;
+            return Ok(());
+        }
+        self.after_append(end)
     }
 
     // Checkpoint coordination.
@@ -301,7 +317,7 @@ impl Journal {
                     state.end = Lsn(lsn.0 + crate::region::entries_frame_len(entries.len()) as u64);
                 }
                 Frame::Checkpoint { lsn, record } => state.apply_checkpoint(lsn, record),
-                Frame::Meta { record, .. } => state.apply_meta(record),
+                Frame::Meta { lsn, record } => state.apply_meta(lsn, record),
             }
         }
         state.end = state.end.max(Lsn(self.log.frontier.published()));

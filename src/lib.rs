@@ -31,6 +31,7 @@ pub mod follower;
 pub mod archive;
 
 // Checkpoint coordination.
+pub mod coordinator;
 pub mod meta;
 
 /// The lock-free protocol's building blocks, exported for `loom-tests/` and for users
@@ -72,4 +73,8 @@ pub use ring::{
     RingStats,
 };
 // Checkpoint coordination.
+pub use coordinator::{
+    CheckpointCoordinator, CoordinatorConfig, Progress, Restored, SinkHandle, SourceHandle,
+    SourceOffset, Triggered,
+};
 pub use meta::{MetaRecord, SourceProgress};

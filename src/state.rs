@@ -100,9 +100,9 @@ impl State {
     }
 
     // Checkpoint coordination.
-    /// Folds in a meta record.
-    pub fn apply_meta(&mut self, record: MetaRecord) {
-        self.coordination.apply_meta(record);
+    /// Folds in the meta record at `lsn`.
+    pub fn apply_meta(&mut self, lsn: Lsn, record: MetaRecord) {
+        self.coordination.apply_meta(lsn, record);
     }
 
     /// The lowest LSN still needed by retained checkpoints and consumer cursors

@@ -25,8 +25,8 @@ pub(super) fn record(
     debug_assert!(seg.contains(pos));
     debug_assert!(matches!(kind, FrameKind::Checkpoint | FrameKind::Meta));
     if kind == FrameKind::Meta {
-        if let Frame::Meta { record, .. } = decode_meta(seg, Lsn(pos), payload)? {
-            state.apply_meta(record);
+        if let Frame::Meta { lsn, record } = decode_meta(seg, Lsn(pos), payload)? {
+            state.apply_meta(lsn, record);
         }
         return Ok(());
     }

@@ -34,11 +34,15 @@ pub struct RetainedCheckpoint {
     pub id: u64,
     /// LSN of its frame.
     pub lsn: Lsn,
+    /// LSN of the progress record it committed, if any.
+    pub progress_lsn: Option<Lsn>,
 }
 
 /// Progress written by a meta record, waiting for the checkpoint that commits it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingProgress {
+    /// LSN of the progress record.
+    pub lsn: Lsn,
     /// The checkpoint id that commits it.
     pub checkpoint_id: u64,
     /// The sources' family.
@@ -71,8 +75,8 @@ pub struct Coordination {
 }
 
 impl Coordination {
-    /// Folds in a meta record.
-    pub fn apply_meta(&mut self, record: MetaRecord) {
+    /// Folds in the meta record at `lsn`.
+    pub fn apply_meta(&mut self, lsn: Lsn, record: MetaRecord) {
         match record {
             MetaRecord::SourceRegistered { name, source_id } => {
                 self.sources.entry(name).or_insert(source_id);
@@ -102,6 +106,7 @@ impl Coordination {
                 sources,
             } => {
                 self.pending = Some(PendingProgress {
+                    lsn,
                     checkpoint_id,
                     family,
                     sources,
@@ -117,16 +122,18 @@ impl Coordination {
     /// Folds in a checkpoint record: retains it, and commits the pending progress
     /// written for it.
     pub fn apply_checkpoint(&mut self, lsn: Lsn, record: &CheckpointRecord) {
-        self.retained
-            .push_back(RetainedCheckpoint { id: record.id, lsn });
+        // A progress record written for a checkpoint that never followed (a crash
+        // between the two frames) is dropped here, uncommitted.
+        let pending = self.pending.take().filter(|p| p.checkpoint_id == record.id);
+        self.retained.push_back(RetainedCheckpoint {
+            id: record.id,
+            lsn,
+            progress_lsn: pending.as_ref().map(|p| p.lsn),
+        });
         self.trim_retained();
-        let Some(pending) = self.pending.take() else {
+        let Some(pending) = pending else {
             return;
         };
-        if pending.checkpoint_id != record.id {
-            // Written for a checkpoint that never followed (a crash between the frames).
-            return;
-        }
         self.family.get_or_insert(pending.family);
         for s in pending.sources {
             self.progress.insert(s.source_id, s);
@@ -199,13 +206,14 @@ mod tests {
     #[test]
     fn progress_commits_only_with_its_checkpoint() {
         let mut c = Coordination::default();
-        c.apply_meta(progress(1, 10));
+        c.apply_meta(Lsn(8), progress(1, 10));
         c.apply_checkpoint(Lsn(64), &checkpoint(1));
         assert_eq!(c.progress[&1].committed_event_count, 10);
         assert_eq!(c.progress_checkpoint, Some(1));
+        assert_eq!(c.retained[0].progress_lsn, Some(Lsn(8)));
         assert_eq!(c.family.as_deref(), Some("pg"));
         // A progress record whose checkpoint never followed commits nothing.
-        c.apply_meta(progress(2, 20));
+        c.apply_meta(Lsn(72), progress(2, 20));
         c.apply_checkpoint(Lsn(128), &checkpoint(3));
         assert_eq!(c.progress[&1].committed_event_count, 10);
         assert_eq!(c.progress_checkpoint, Some(1));
@@ -220,7 +228,7 @@ mod tests {
             None,
             "no retention record: nothing pinned"
         );
-        c.apply_meta(MetaRecord::Retention { max_retained: 2 });
+        c.apply_meta(Lsn(0), MetaRecord::Retention { max_retained: 2 });
         for id in 1..=4 {
             c.apply_checkpoint(Lsn(id * 100), &checkpoint(id));
         }
@@ -228,11 +236,14 @@ mod tests {
         assert_eq!(ids, [3, 4]);
         assert_eq!(c.retention_floor(), Some(Lsn(300)));
         assert_eq!(c.retained_checkpoint(1), None);
-        c.apply_meta(MetaRecord::CursorCommitted {
-            journal_id: 1,
-            name: "a".into(),
-            position: 40,
-        });
+        c.apply_meta(
+            Lsn(0),
+            MetaRecord::CursorCommitted {
+                journal_id: 1,
+                name: "a".into(),
+                position: 40,
+            },
+        );
         assert_eq!(c.retention_floor(), Some(Lsn(40)));
     }
 
@@ -240,10 +251,13 @@ mod tests {
     fn a_registered_name_keeps_its_first_id() {
         let mut c = Coordination::default();
         for source_id in [4, 9] {
-            c.apply_meta(MetaRecord::SourceRegistered {
-                name: "s".into(),
-                source_id,
-            });
+            c.apply_meta(
+                Lsn(0),
+                MetaRecord::SourceRegistered {
+                    name: "s".into(),
+                    source_id,
+                },
+            );
         }
         assert_eq!(c.sources["s"], 4);
     }
