@@ -32,6 +32,7 @@ pub mod archive;
 
 // Checkpoint coordination.
 pub mod coordinator;
+pub mod cursor;
 pub mod meta;
 
 /// The lock-free protocol's building blocks, exported for `loom-tests/` and for users
@@ -77,4 +78,5 @@ pub use coordinator::{
     CheckpointCoordinator, CoordinatorConfig, Progress, Restored, SinkHandle, SourceHandle,
     SourceOffset, Triggered,
 };
+pub use cursor::Cursor;
 pub use meta::{MetaRecord, SourceProgress};

@@ -44,8 +44,8 @@ pub(crate) fn error_text(error: &Error) -> Option<String> {
             found,
         } => format!(
             "cursor {name:?} in {} was committed for journal {found:032x}, not this journal \
-             {expected:032x}; refusing to resume from it: start the consumer afresh, or \
-             open the journal it belongs to",
+             {expected:032x}; refusing to resume from it: open the journal it belongs to, \
+             or start the consumer afresh (Journal::cursor_afresh)",
             path.display()
         ),
         _ => return None,

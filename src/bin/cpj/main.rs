@@ -15,6 +15,8 @@ mod bench;
 mod checkpoints;
 // Compaction (cpj compact).
 mod compact;
+// Checkpoint coordination: durable consumer cursors.
+mod cursors;
 mod demo;
 mod demo_print;
 mod demo_workload;
@@ -73,6 +75,7 @@ enum Command {
     Tail(tail::Args),
     Recover(recover::Args),
     Checkpoints(checkpoints::Args),
+    Cursors(cursors::Args),
     Bench(bench::Args),
     Stats(stats::Args),
     Compact(compact::Args),
@@ -92,6 +95,7 @@ impl Command {
             Command::Tail(_) => "tail",
             Command::Recover(_) => "recover",
             Command::Checkpoints(_) => "checkpoints",
+            Command::Cursors(_) => "cursors",
             Command::Bench(_) => "bench",
             Command::Stats(_) => "stats",
             Command::Compact(_) => "compact",
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => tail::run(&args, &mut out),
         Command::Recover(args) => recover::run(&args, &mut out),
         Command::Checkpoints(args) => checkpoints::run(&args, &mut out),
+        Command::Cursors(args) => cursors::run(&args, &mut out),
         Command::Bench(args) => bench::run(&args, &mut out),
         Command::Stats(args) => stats::run(&args, &mut out),
         Command::Compact(args) => compact::run(&args, &mut out),
