@@ -41,13 +41,16 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Position per source index.
+type Positions = BTreeMap<usize, (u64, i64)>;
+
 /// What the coordinator should hold.
 #[derive(Debug, Default)]
 struct Model {
     /// Current position per source index.
-    now: BTreeMap<usize, (u64, i64)>,
+    now: Positions,
     /// The positions the last trigger captured, and its id.
-    last: Option<(u64, BTreeMap<usize, (u64, i64)>)>,
+    last: Option<(u64, Positions)>,
 }
 
 struct Live {
