@@ -195,10 +195,11 @@ fn run_once(
         runner::async_appends(run, sizes, peers, scratch, records)?;
     }
     if wants("batch") {
-        runner::sync_batches(run, sizes, peers, scratch, records)?;
+        let calls = (sizes.sync_batches, workload::BATCH_LEN);
+        runner::sync_appends(run, calls, peers, scratch, records)?;
     }
     if wants("sync") {
-        runner::sync_each(run, sizes, peers, scratch, records)?;
+        runner::sync_appends(run, (sizes.sync_count, 1), peers, scratch, records)?;
     }
     if wants("group") {
         runner::group_commit(run, sizes, peers, scratch, records)?;

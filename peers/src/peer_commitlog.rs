@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use commitlog::message::{MessageBuf, MessageSet};
 use commitlog::{CommitLog, LogOptions, ReadLimit};
 
-use crate::workload::{each_latency, payload, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN};
+use crate::workload::{payload, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN};
 
 /// Bytes per `read` call during replay.
 const READ_BYTES: usize = 1 << 20;
@@ -65,23 +65,18 @@ impl Peer for Commitlog {
         })))
     }
 
-    fn sync_appender(&self, dir: &Path) -> Result<AppendOp> {
+    fn sync_appender(&self, dir: &Path, batch_len: usize) -> Result<AppendOp> {
         let mut log = open(dir)?;
+        let len = batch_len as u64;
         Ok(Box::new(move |i| {
-            log.append_msg(payload(0, i))?;
+            if len == 1 {
+                log.append_msg(payload(0, i))?;
+            } else {
+                log.append(&mut message_buf(i * len, len)?)?;
+            }
             log.flush()?;
             Ok(())
         }))
-    }
-
-    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {
-        let mut log = open(dir)?;
-        let len = BATCH_LEN as u64;
-        each_latency(batches, |b| {
-            log.append(&mut message_buf(b * len, len)?)?;
-            log.flush()?;
-            Ok(())
-        })
     }
 
     fn group_commit(

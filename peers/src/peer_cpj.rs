@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use checkpoint_journal::{Durability, Entry, Frame, Journal, Options};
 
 use crate::workload::{
-    concurrent_latencies, each_latency, entry, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN,
+    concurrent_latencies, entry, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN,
 };
 
 /// checkpoint-journal.
@@ -53,22 +53,18 @@ impl Peer for Cpj {
         })))
     }
 
-    fn sync_appender(&self, dir: &Path) -> Result<AppendOp> {
+    fn sync_appender(&self, dir: &Path, batch_len: usize) -> Result<AppendOp> {
         let journal = open(dir, Durability::Sync)?;
+        if batch_len == 1 {
+            return Ok(Box::new(move |i| {
+                journal.append(entry(0, i))?;
+                Ok(())
+            }));
+        }
         Ok(Box::new(move |i| {
-            journal.append(entry(0, i))?;
+            journal.append_batch(&batch(0, i * batch_len as u64, batch_len))?;
             Ok(())
         }))
-    }
-
-    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {
-        let journal = open(dir, Durability::Sync)?;
-        let latencies = each_latency(batches, |b| {
-            journal.append_batch(&batch(0, b * BATCH_LEN as u64, BATCH_LEN))?;
-            Ok(())
-        })?;
-        journal.close()?;
-        Ok(latencies)
     }
 
     fn group_commit(

@@ -16,10 +16,7 @@ use okaywal::{
     Configuration, Entry, EntryId, LogManager, ReadChunkResult, SegmentReader, WriteAheadLog,
 };
 
-use crate::workload::{
-    concurrent_latencies, each_latency, payload, AppendOp, GroupRun, Peer, Replay, Result,
-    BATCH_LEN,
-};
+use crate::workload::{concurrent_latencies, payload, AppendOp, GroupRun, Peer, Replay, Result};
 
 /// Chunks per entry in the replay data set (one fsync per entry while writing it).
 const DATASET_ENTRY_CHUNKS: u64 = 100_000;
@@ -107,17 +104,10 @@ impl Peer for OkayWal {
         })))
     }
 
-    fn sync_appender(&self, dir: &Path) -> Result<AppendOp> {
+    fn sync_appender(&self, dir: &Path, batch_len: usize) -> Result<AppendOp> {
         let wal = open(dir)?;
-        Ok(Box::new(move |i| commit(&wal, 0, i, 1)))
-    }
-
-    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {
-        let wal = open(dir)?;
-        let len = BATCH_LEN as u64;
-        let latencies = each_latency(batches, |b| commit(&wal, 0, b * len, len))?;
-        wal.shutdown()?;
-        Ok(latencies)
+        let len = batch_len as u64;
+        Ok(Box::new(move |i| commit(&wal, 0, i * len, len)))
     }
 
     fn group_commit(

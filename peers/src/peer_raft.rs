@@ -12,8 +12,7 @@ use raft_engine::{Config, Engine, LogBatch, ReadableSize};
 
 use crate::raft_message::{RaftEntry, RaftEntryExt};
 use crate::workload::{
-    concurrent_latencies, each_latency, payload, AppendOp, GroupRun, Peer, Replay, Result,
-    BATCH_LEN,
+    concurrent_latencies, payload, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN,
 };
 
 /// Entries fetched per `fetch_entries_to` call during replay.
@@ -64,15 +63,10 @@ impl Peer for Raft {
         })))
     }
 
-    fn sync_appender(&self, dir: &Path) -> Result<AppendOp> {
+    fn sync_appender(&self, dir: &Path, batch_len: usize) -> Result<AppendOp> {
         let engine = open(dir)?;
-        Ok(Box::new(move |i| write(&engine, 0, i, 1, true)))
-    }
-
-    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>> {
-        let engine = open(dir)?;
-        let len = BATCH_LEN as u64;
-        each_latency(batches, |b| write(&engine, 0, b * len, len, true))
+        let len = batch_len as u64;
+        Ok(Box::new(move |i| write(&engine, 0, i * len, len, true)))
     }
 
     fn group_commit(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::physical;
 use crate::record::{Records, REFERENCE};
 use crate::stats::percentile;
-use crate::workload::{AppendOp, Peer, Result, ASYNC_BATCH_LEN, BATCH_LEN};
+use crate::workload::{AppendOp, Peer, Result, ASYNC_BATCH_LEN};
 
 /// Writer-thread counts of the group-commit workload.
 pub(crate) const THREADS: [usize; 5] = [1, 2, 4, 8, 16];
@@ -178,66 +178,45 @@ pub(crate) fn async_appends(
     Ok(())
 }
 
-/// The `Sync` batch workload of run `run` on every log, one log after the other.
-///
-/// # Errors
-/// The first error of any log.
-pub(crate) fn sync_batches(
-    run: usize,
-    sizes: &Sizes,
-    peers: &[&dyn Peer],
-    scratch: &mut Scratch,
-    out: &mut Records,
-) -> Result<()> {
-    for peer in peers {
-        let mut latencies = scratch.with_dir(|dir| peer.sync_batch(dir, sizes.sync_batches))?;
-        let total: Duration = latencies.iter().sum();
-        let workload = sync_name("sync_batch_1000", peer.sync_is_durable());
-        let rate = per_second(sizes.sync_batches * BATCH_LEN as u64, total);
-        out.push(run, peer.name(), &workload, "entries/s", rate);
-        out.push(
-            run,
-            peer.name(),
-            &workload,
-            "p50 µs",
-            micros(percentile(&mut latencies, 0.5)),
-        );
-    }
-    Ok(())
-}
-
-/// Single durable appends, one at a time on each log and each reference sync in turn
-/// (the order rotating every round), so all see the same disk.
+/// Durable appends of `batch_len` entries, one at a time on each log (and, for single
+/// entries, each reference sync) in turn, the order rotating every round, so all see
+/// the same disk.
 ///
 /// # Errors
 /// The first error of any log or reference.
-pub(crate) fn sync_each(
+pub(crate) fn sync_appends(
     run: usize,
-    sizes: &Sizes,
+    (calls, batch_len): (u64, usize),
     peers: &[&dyn Peer],
     scratch: &mut Scratch,
     out: &mut Records,
 ) -> Result<()> {
     let mut ops: Vec<(&'static str, String, AppendOp)> = Vec::new();
-    for (workload, written) in [("msync_4k", true), ("msync_4k_unwritten_extent", false)] {
+    let references = if batch_len == 1 {
+        [("msync_4k", true), ("msync_4k_unwritten_extent", false)].as_slice()
+    } else {
+        [].as_slice()
+    };
+    for &(workload, written) in references {
         let op = physical::msync_4k(&scratch.fresh_dir()?, written)?;
         ops.push((REFERENCE, workload.to_owned(), op));
     }
-    ops.push((
-        REFERENCE,
-        "fdatasync_24b".to_owned(),
-        physical::fdatasync(&scratch.fresh_dir()?)?,
-    ));
+    if batch_len == 1 {
+        let op = physical::fdatasync(&scratch.fresh_dir()?)?;
+        ops.push((REFERENCE, "fdatasync_24b".to_owned(), op));
+    }
+    let name = if batch_len == 1 {
+        "sync_each"
+    } else {
+        "sync_batch_1000"
+    };
     for peer in peers {
-        let workload = sync_name("sync_each", peer.sync_is_durable());
-        ops.push((
-            peer.name(),
-            workload,
-            peer.sync_appender(&scratch.fresh_dir()?)?,
-        ));
+        let workload = sync_name(name, peer.sync_is_durable());
+        let op = peer.sync_appender(&scratch.fresh_dir()?, batch_len)?;
+        ops.push((peer.name(), workload, op));
     }
     let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); ops.len()];
-    for i in 0..sizes.sync_count {
+    for i in 0..calls {
         for k in 0..ops.len() {
             let at = (k + usize::try_from(i)?) % ops.len();
             let start = Instant::now();
@@ -247,6 +226,11 @@ pub(crate) fn sync_each(
     }
     for ((peer, workload, op), mut samples) in ops.into_iter().zip(latencies) {
         drop(op);
+        if batch_len > 1 {
+            let total: Duration = samples.iter().sum();
+            let rate = per_second(calls * batch_len as u64, total);
+            out.push(run, peer, &workload, "entries/s", rate);
+        }
         out.push(
             run,
             peer,

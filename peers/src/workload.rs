@@ -63,15 +63,11 @@ pub(crate) trait Peer: Sync {
     /// call. The runner times the operations of all logs (and memcpy) in turn.
     fn async_appender(&self, dir: &Path, batch_len: usize) -> Result<Option<AppendOp>>;
 
-    /// Opens the log in `dir` for single appends, each acknowledged durable: the
-    /// returned operation appends entry `i`. Dropping it closes the log. The runner
-    /// calls the operations of all logs and references in turn, so disk load that
-    /// drifts during the run hits them alike.
-    fn sync_appender(&self, dir: &Path) -> Result<AppendOp>;
-
-    /// `batches` appends of `BATCH_LEN` entries, each batch acknowledged durable;
-    /// per-batch latencies.
-    fn sync_batch(&self, dir: &Path, batches: u64) -> Result<Vec<Duration>>;
+    /// Opens the log in `dir` for appends of `batch_len` entries, each acknowledged
+    /// durable: the returned operation appends batch `i`. Dropping it closes the log.
+    /// The runner calls the operations of all logs (and the reference syncs) in turn,
+    /// so disk load that drifts during the run hits them alike.
+    fn sync_appender(&self, dir: &Path, batch_len: usize) -> Result<AppendOp>;
 
     /// `threads` writers appending one entry at a time durably for `window`;
     /// every acknowledged append's latency, or `None` when the log cannot be shared.
@@ -100,23 +96,6 @@ pub(crate) fn entry(thread: usize, i: u64) -> Entry {
 #[must_use]
 pub(crate) fn payload(thread: usize, i: u64) -> [u8; 24] {
     entry(thread, i).to_le_bytes()
-}
-
-/// Calls `op(i)` for `i` in `0..count` and returns each call's latency.
-///
-/// # Errors
-/// The first error of `op`.
-pub(crate) fn each_latency(
-    count: u64,
-    mut op: impl FnMut(u64) -> Result<()>,
-) -> Result<Vec<Duration>> {
-    let mut latencies = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-    for i in 0..count {
-        let start = Instant::now();
-        op(i)?;
-        latencies.push(start.elapsed());
-    }
-    Ok(latencies)
 }
 
 /// Runs `threads` writers for `window`, all released at once; writer `t` calls
