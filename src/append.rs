@@ -23,6 +23,8 @@ use crate::stats::counters::{AppendCounters, CounterBlock, ThreadCounters};
 use crate::storage::Storage;
 use crate::sync::{self, lock, Arc, AtomicU64, Mutex, Ordering};
 
+mod prealloc;
+
 /// Writable segments remembered per generation (older ones are only read).
 const WRITABLE_KEPT: usize = 8;
 
@@ -103,6 +105,9 @@ pub(crate) struct Log {
     // --- stats (Journal::stats) ---
     /// Per-thread append counts, bumped where a frame is written.
     pub(crate) appends: AppendCounters,
+    /// The `tokio` feature's notifiers (durable frontier, publication).
+    #[cfg(feature = "tokio")]
+    pub(crate) wake: crate::asynch::AsyncWake,
 }
 
 impl Log {
@@ -145,6 +150,8 @@ impl Log {
             group_commit: GroupCommit::default(),
             preallocator: Mutex::new(None),
             appends: AppendCounters::default(),
+            #[cfg(feature = "tokio")]
+            wake: crate::asynch::AsyncWake::default(),
         }
     }
 
@@ -172,10 +179,13 @@ impl Log {
     #[inline]
     fn append_chunk(&self, chunk: &[Entry]) -> Result<(Lsn, Lsn)> {
         let len = region::entries_frame_len(chunk.len());
-        let tally = (FrameKind::Entries, chunk.len());
-        self.append_frame(len, tally, |seg, at, lsn, durable| {
-            region::write_entries(seg.data(), at, lsn, durable, chunk);
-        })
+        self.append_frame(
+            len,
+            (FrameKind::Entries, chunk.len()),
+            |seg, at, lsn, durable| {
+                region::write_entries(seg.data(), at, lsn, durable, chunk);
+            },
+        )
     }
 
     /// Appends one frame with an opaque payload.
@@ -196,8 +206,8 @@ impl Log {
 
     /// Appends an empty padding frame: a marker whose header carries the durable frontier.
     pub(crate) fn append_marker(&self) -> Result<(Lsn, Lsn)> {
-        let tally = (FrameKind::Padding, 0);
-        self.append_frame(FRAME_HEADER_LEN, tally, |seg, at, lsn, durable| {
+        let padding = (FrameKind::Padding, 0);
+        self.append_frame(FRAME_HEADER_LEN, padding, |seg, at, lsn, durable| {
             region::write_padding(seg.data(), at, lsn, durable, FRAME_HEADER_LEN);
         })
     }
@@ -234,6 +244,8 @@ impl Log {
                 }
             })?;
             if let Some(frame) = outcome {
+                #[cfg(feature = "tokio")]
+                self.wake.after_publish();
                 return Ok(frame);
             }
             self.roll(generation)?;
@@ -302,22 +314,19 @@ impl Log {
         })
     }
 
-    /// The cache entry for `generation`, keeping `counters` (this thread's block for
-    /// this log, if the cache held it) or finding the block in the registry.
-    fn lookup_writable(
-        &self,
-        generation: u64,
-        counters: Option<CounterBlock>,
-    ) -> Result<CachedSegment> {
-        let segment = lock(&self.segments)
-            .writable_for(generation)
+    /// The cache entry for `generation`; keeps `counters` (this thread's block for this
+    /// log, if the cache held it) or finds the block in the registry.
+    fn lookup_writable(&self, gen: u64, counters: Option<CounterBlock>) -> Result<CachedSegment> {
+        let (generation, segment) = lock(&self.segments)
+            .writable_for(gen)
             .map(|(g, s)| (*g, Arc::clone(s)))
-            .ok_or_else(|| self.lost_generation(generation))?;
+            .ok_or_else(|| self.lost_generation(gen))?;
+        let counters = counters.unwrap_or_else(|| self.appends.for_this_thread());
         Ok(CachedSegment {
             log_uid: self.uid,
-            generation: segment.0,
-            segment: segment.1,
-            counters: counters.unwrap_or_else(|| self.appends.for_this_thread()),
+            generation,
+            segment,
+            counters,
         })
     }
 
@@ -399,63 +408,10 @@ impl Log {
         .inspect_err(|e| {
             if crate::segment::is_sync_failure(e) {
                 self.frontier.poison(e);
+                #[cfg(feature = "tokio")]
+                self.wake.after_flush();
             }
         })
-    }
-
-    /// Starts the background thread that creates the next segment ahead of need.
-    pub(crate) fn start_preallocator(self: &Arc<Log>) {
-        let (tx, rx) = mpsc::channel::<u64>();
-        let log = Arc::clone(self);
-        // The thread ends when `stop_preallocator` drops the sender.
-        let spawned = std::thread::Builder::new()
-            .name("cpj-prealloc".into())
-            .spawn(move || {
-                while let Ok(base) = rx.recv() {
-                    log.create_spare(base);
-                }
-            });
-        if let Ok(handle) = spawned {
-            *lock(&self.preallocator) = Some((tx, handle));
-            if let Some(end) = lock(&self.segments).active().map(|(_, s)| s.end()) {
-                self.request_spare(end);
-            }
-        }
-    }
-
-    /// Stops the preallocator and waits for a creation under way, so nothing touches the
-    /// directory once the journal has released its lock.
-    pub(crate) fn stop_preallocator(&self) {
-        let taken = lock(&self.preallocator).take();
-        if let Some((tx, handle)) = taken {
-            drop(tx);
-            let _ = handle.join();
-        }
-    }
-
-    fn request_spare(&self, base: u64) {
-        if let Some((tx, _)) = lock(&self.preallocator).as_ref() {
-            let _ = tx.send(base);
-        }
-    }
-
-    fn create_spare(&self, base: u64) {
-        let _rolling = lock(&self.roll_lock);
-        {
-            let table = lock(&self.segments);
-            if table.by_base.contains_key(&base)
-                || table.spare.as_ref().is_some_and(|s| s.base() == base)
-            {
-                return;
-            }
-        }
-        match self.create_segment(base) {
-            Ok(seg) => lock(&self.segments).spare = Some(Arc::new(seg)),
-            // The roll creates the segment itself and reports the error to its caller.
-            Err(e) => {
-                tracing::warn!(error = %e, base, "could not create the next segment ahead of need");
-            }
-        }
     }
 
     /// Drops this thread's cached segment if it belongs to this log, so that closing a
@@ -473,8 +429,14 @@ impl Log {
 
     /// The LSN just past every reservation made so far.
     pub(crate) fn reserved_end(&self) -> Lsn {
+        self.reserved_end_via(Tail::load)
+    }
+
+    /// As [`Log::reserved_end`], reading the tail with `read` (the `tokio` feature's
+    /// async tail reads it through [`Tail::sync_point`]).
+    pub(crate) fn reserved_end_via(&self, read: fn(&Tail) -> (u64, u64)) -> Lsn {
         let table = lock(&self.segments);
-        let (generation, offset) = self.tail.load();
+        let (generation, offset) = read(&self.tail);
         table
             .writable_for(generation)
             .map_or(Lsn(self.frontier.published()), |(_, s)| {

@@ -316,9 +316,10 @@ pub(crate) fn advance_published(log: &Log) -> u64 {
 
 /// Makes every frame below `target` durable, sharing one sync with concurrent callers.
 pub(crate) fn flush_to(log: &Log, target: Lsn) -> Result<Lsn> {
-    log.frontier
-        .flush_to(target.0, log.group_commit, log)
-        .map(Lsn)
+    let outcome = log.frontier.flush_to(target.0, log.group_commit, log);
+    #[cfg(feature = "tokio")]
+    log.wake.after_flush();
+    outcome.map(Lsn)
 }
 
 fn sync_range(log: &Log, from: u64, to: u64) -> Result<()> {

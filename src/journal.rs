@@ -304,6 +304,31 @@ impl Journal {
         self.read_from(lsn)
     }
 
+    // --- stats (observability and async): the `tokio` feature ---
+    /// As [`Journal::wait_durable`] without a timeout, as a future: waits (never
+    /// blocking a runtime worker) until the frame at `lsn` is durable, woken by the
+    /// flush that makes it so; returns the durable frontier. It does not flush: that is
+    /// left to `Interval` mode, `Sync` appenders or [`Journal::flush`]. Wrap it in a
+    /// timeout (`tokio::time::timeout`) to bound the wait.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`], as soon as a flush fails.
+    #[cfg(feature = "tokio")]
+    pub async fn wait_durable_async(&self, lsn: Lsn) -> Result<Lsn> {
+        crate::asynch::wait_durable(&self.log, lsn).await
+    }
+
+    /// As [`Journal::tail`], as a `futures_core::Stream` of frames that sleeps while
+    /// nothing new is published and is woken by the next publication (no polling).
+    ///
+    /// # Errors
+    /// As [`Journal::read_from`].
+    #[cfg(feature = "tokio")]
+    pub fn tail_async(&self, lsn: Lsn) -> Result<crate::asynch::AsyncTail> {
+        let reader = self.read_from(lsn)?;
+        Ok(crate::asynch::AsyncTail::new(Arc::clone(&self.log), reader))
+    }
+
     /// Per-source progress and the last checkpoint, as of everything published now.
     ///
     /// # Errors

@@ -20,6 +20,11 @@ pub mod recovery;
 pub mod state;
 // --- stats (Journal::stats) ---
 pub mod stats;
+// --- stats (observability and async): the `tokio` feature ---
+#[cfg(feature = "tokio")]
+mod asynch;
+#[cfg(feature = "tokio")]
+pub use asynch::AsyncTail;
 // Changelog ring: a bounded lock-free ring drained into the journal.
 pub mod ring;
 pub mod storage;

@@ -93,6 +93,13 @@ impl Tail {
         unpack(self.word.fetch_add(len, Ordering::AcqRel))
     }
 
+    /// `(generation, offset)` through a read-modify-write that adds nothing: every later
+    /// [`Tail::reserve`] reads from it, so what the caller wrote before is visible to
+    /// that reserver (the `tokio` feature's tail wake-up; never on the append path).
+    pub fn sync_point(&self) -> (u64, u64) {
+        unpack(self.word.fetch_add(0, Ordering::SeqCst))
+    }
+
     /// `(generation, offset)` as of now.
     pub fn load(&self) -> (u64, u64) {
         // Acquire: pairs with the roller's release store in `roll_to`.

@@ -23,6 +23,15 @@ mod sync_writer;
 )]
 mod tail_reader;
 
+// --- stats (observability and async): the `tokio` feature ---
+#[cfg(feature = "tokio")]
+#[path = "../examples/async_pipeline.rs"]
+#[expect(
+    dead_code,
+    reason = "the example's main and printed fields run only as a program"
+)]
+mod async_pipeline;
+
 use checkpoint_journal::Options;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -63,5 +72,17 @@ fn tail_reader_follows_every_frame_in_order() -> TestResult {
     assert_eq!(summary.entries, 1_200);
     assert_eq!(summary.last_sequence, 1_200);
     assert_eq!(calls, summary.frames);
+    Ok(())
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn async_pipeline_acknowledges_and_tails_every_batch() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let summary = rt.block_on(async_pipeline::run(dir.path(), small(), 50, 16))?;
+    assert_eq!(summary.acknowledged, 50);
+    assert_eq!(summary.tailed, 50 * 16);
+    assert!(summary.stats.contains("entries 800"), "{}", summary.stats);
     Ok(())
 }
