@@ -16,9 +16,12 @@ pub use coordination::{
     Coordination, CursorPosition, PendingProgress, RetainedCheckpoint, MAX_RETAINED_DEFAULT,
 };
 
-/// Batches of at least this many entries fold through a per-call cache of this many
-/// sources (direct-mapped by `source_id`).
-const CACHE_SLOTS: usize = 32;
+/// Batches of at least this many entries fold through a per-call source cache.
+const CACHE_BATCH_MIN: usize = 32;
+/// Sources in that cache (direct-mapped by `source_id`): enough that batches
+/// interleaving up to this many sources never evict (compaction and replay of journals
+/// with 64 round-robin sources missed on every entry with 32 slots).
+const CACHE_SLOTS: usize = 256;
 
 /// Per-source progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +57,7 @@ pub struct State {
 impl State {
     /// Folds in a batch of entries.
     pub fn apply_entries(&mut self, entries: &[Entry]) {
-        if entries.len() < CACHE_SLOTS {
+        if entries.len() < CACHE_BATCH_MIN {
             for e in entries {
                 apply_one(self.source_mut(e.source_id), e);
             }

@@ -103,3 +103,32 @@ fn state_after_compactions_and_reopens_equals_the_model() -> TestResult {
     })?;
     Ok(())
 }
+
+/// The batch fold (a direct-mapped source cache) equals folding entry by entry, for
+/// batches interleaving fewer and more sources than the cache holds.
+#[test]
+fn batch_folding_equals_entry_by_entry_folding() {
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let batches = vec(vec(entry_strategy(), 1..600), 1..6);
+    let sources = 1u16..600;
+    let outcome = runner.run(&(batches, sources), |(batches, sources)| {
+        let mut by_batch = State::default();
+        let mut one_by_one = State::default();
+        for mut batch in batches {
+            for (i, e) in batch.iter_mut().enumerate() {
+                e.source_id = u16::try_from(i).unwrap_or(0) % sources;
+            }
+            by_batch.apply_entries(&batch);
+            for e in &batch {
+                one_by_one.apply_entries(std::slice::from_ref(e));
+            }
+        }
+        prop_assert_eq!(essence(&by_batch), essence(&one_by_one));
+        Ok(())
+    });
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
