@@ -7,12 +7,12 @@
 //! a lock around both append and flush; the group-commit rows are left empty.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use commitlog::message::{MessageBuf, MessageSet};
 use commitlog::{CommitLog, LogOptions, ReadLimit};
 
-use crate::workload::{payload, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN};
+use crate::workload::{payload, AppendOp, Peer, Replay, Result, SharedLog, BATCH_LEN};
 
 /// Bytes per `read` call during replay.
 const READ_BYTES: usize = 1 << 20;
@@ -79,12 +79,7 @@ impl Peer for Commitlog {
         }))
     }
 
-    fn group_commit(
-        &self,
-        _dir: &Path,
-        _threads: usize,
-        _window: Duration,
-    ) -> Result<Option<GroupRun>> {
+    fn group_appender(&self, _dir: &Path) -> Result<Option<SharedLog>> {
         Ok(None)
     }
 

@@ -2,13 +2,12 @@
 //! preallocation) and the durability mode each workload names.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use checkpoint_journal::{Durability, Entry, Frame, Journal, Options};
 
-use crate::workload::{
-    concurrent_latencies, entry, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN,
-};
+use crate::workload::{entry, AppendOp, Peer, Replay, Result, SharedLog, BATCH_LEN};
 
 /// checkpoint-journal.
 #[derive(Debug)]
@@ -67,23 +66,15 @@ impl Peer for Cpj {
         }))
     }
 
-    fn group_commit(
-        &self,
-        dir: &Path,
-        threads: usize,
-        window: Duration,
-    ) -> Result<Option<GroupRun>> {
-        let journal = open(dir, Durability::Sync)?;
-        let before = journal.flush_count();
-        let latencies = concurrent_latencies(threads, window, |t, i| {
-            journal.append(entry(t, i))?;
-            Ok(())
-        })?;
-        let syncs = journal.flush_count() - before;
-        journal.close()?;
-        Ok(Some(GroupRun {
-            latencies,
-            syncs: Some(syncs),
+    fn group_appender(&self, dir: &Path) -> Result<Option<SharedLog>> {
+        let journal = Arc::new(open(dir, Durability::Sync)?);
+        let counted = Arc::clone(&journal);
+        Ok(Some(SharedLog {
+            append: Box::new(move |t, i| {
+                journal.append(entry(t, i))?;
+                Ok(())
+            }),
+            syncs: Some(Box::new(move || counted.flush_count())),
         }))
     }
 

@@ -10,13 +10,13 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use okaywal::{
     Configuration, Entry, EntryId, LogManager, ReadChunkResult, SegmentReader, WriteAheadLog,
 };
 
-use crate::workload::{concurrent_latencies, payload, AppendOp, GroupRun, Peer, Replay, Result};
+use crate::workload::{payload, AppendOp, Peer, Replay, Result, SharedLog};
 
 /// Chunks per entry in the replay data set (one fsync per entry while writing it).
 const DATASET_ENTRY_CHUNKS: u64 = 100_000;
@@ -110,17 +110,10 @@ impl Peer for OkayWal {
         Ok(Box::new(move |i| commit(&wal, 0, i * len, len)))
     }
 
-    fn group_commit(
-        &self,
-        dir: &Path,
-        threads: usize,
-        window: Duration,
-    ) -> Result<Option<GroupRun>> {
+    fn group_appender(&self, dir: &Path) -> Result<Option<SharedLog>> {
         let wal = open(dir)?;
-        let latencies = concurrent_latencies(threads, window, |t, i| commit(&wal, t, i, 1))?;
-        wal.shutdown()?;
-        Ok(Some(GroupRun {
-            latencies,
+        Ok(Some(SharedLog {
+            append: Box::new(move |t, i| commit(&wal, t, i, 1)),
             syncs: None,
         }))
     }

@@ -6,14 +6,12 @@
 //! above 8 KiB by default) is off, so every log stores the same uncompressed bytes.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use raft_engine::{Config, Engine, LogBatch, ReadableSize};
 
 use crate::raft_message::{RaftEntry, RaftEntryExt};
-use crate::workload::{
-    concurrent_latencies, payload, AppendOp, GroupRun, Peer, Replay, Result, BATCH_LEN,
-};
+use crate::workload::{payload, AppendOp, Peer, Replay, Result, SharedLog, BATCH_LEN};
 
 /// Entries fetched per `fetch_entries_to` call during replay.
 const FETCH_LEN: u64 = 65_536;
@@ -69,18 +67,10 @@ impl Peer for Raft {
         Ok(Box::new(move |i| write(&engine, 0, i * len, len, true)))
     }
 
-    fn group_commit(
-        &self,
-        dir: &Path,
-        threads: usize,
-        window: Duration,
-    ) -> Result<Option<GroupRun>> {
+    fn group_appender(&self, dir: &Path) -> Result<Option<SharedLog>> {
         let engine = open(dir)?;
-        let latencies = concurrent_latencies(threads, window, |t, i| {
-            write(&engine, u64::try_from(t)?, i, 1, true)
-        })?;
-        Ok(Some(GroupRun {
-            latencies,
+        Ok(Some(SharedLog {
+            append: Box::new(move |t, i| write(&engine, u64::try_from(t)?, i, 1, true)),
             syncs: None,
         }))
     }

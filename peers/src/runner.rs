@@ -1,13 +1,13 @@
 //! One run: the references, then every workload on every log, interleaved (each
 //! workload runs on all logs before the next starts, so load drifts hit them alike).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::physical;
 use crate::record::{Records, REFERENCE};
 use crate::stats::percentile;
-use crate::workload::{AppendOp, Peer, Result, ASYNC_BATCH_LEN};
+use crate::workload::{concurrent_latencies, AppendOp, Peer, Result, SharedLog, ASYNC_BATCH_LEN};
 
 /// Writer-thread counts of the group-commit workload.
 pub(crate) const THREADS: [usize; 5] = [1, 2, 4, 8, 16];
@@ -29,7 +29,8 @@ pub(crate) struct Sizes {
     pub(crate) replay_entries: u64,
 }
 
-/// Scratch space of one run; every workload gets a fresh directory, removed after.
+/// Scratch space of one run; every log of every workload gets a fresh directory,
+/// removed after the workload.
 #[derive(Debug)]
 pub(crate) struct Scratch {
     /// Root of the scratch directories.
@@ -47,19 +48,6 @@ impl Scratch {
             next: 0,
             fresh: Vec::new(),
         }
-    }
-
-    /// Runs `f` in a fresh empty directory and removes it afterwards.
-    ///
-    /// # Errors
-    /// `f`'s error, or I/O errors creating the directory.
-    pub(crate) fn with_dir<T>(&mut self, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-        self.next += 1;
-        let dir = self.root.join(format!("w{}", self.next));
-        std::fs::create_dir_all(&dir)?;
-        let result = f(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
-        result
     }
 
     /// A fresh empty directory, kept until [`Scratch::remove_fresh_dirs`].
@@ -259,7 +247,21 @@ fn sync_name(workload: &str, durable: bool) -> String {
     }
 }
 
-/// Group commit with 1–16 writer threads on every log that can be shared.
+/// Slices of each group-commit window: every log runs one slice in turn, the order
+/// rotating, so load that drifts during the window hits them alike.
+const GROUP_SLICES: u32 = 4;
+
+/// One log's group-commit figures, summed over slices.
+struct GroupTally {
+    name: &'static str,
+    log: SharedLog,
+    next: Vec<u64>,
+    latencies: Vec<Duration>,
+    syncs: u64,
+}
+
+/// Group commit with 1–16 writer threads on every log that can be shared, each log's
+/// window split into slices interleaved with the other logs' slices.
 ///
 /// # Errors
 /// The first error of any log.
@@ -270,38 +272,88 @@ pub(crate) fn group_commit(
     scratch: &mut Scratch,
     out: &mut Records,
 ) -> Result<()> {
+    let slice = sizes.group_window / GROUP_SLICES;
     for threads in THREADS {
-        let workload = format!("group_commit_{threads}");
+        let mut tallies = Vec::new();
         for peer in peers {
-            let window = sizes.group_window;
-            let Some(group) = scratch.with_dir(|dir| peer.group_commit(dir, threads, window))?
-            else {
-                continue;
-            };
-            let mut latencies = group.latencies;
-            if let Some(syncs) = group.syncs.filter(|&s| s > 0) {
-                let per_sync = latencies.len() as f64 / syncs as f64;
-                out.push(run, peer.name(), &workload, "appends per sync", per_sync);
+            if let Some(log) = peer.group_appender(&scratch.fresh_dir()?)? {
+                let (name, next) = (peer.name(), vec![0; threads]);
+                let (latencies, syncs) = (Vec::new(), 0);
+                tallies.push(GroupTally {
+                    name,
+                    log,
+                    next,
+                    latencies,
+                    syncs,
+                });
             }
-            let rate = per_second(latencies.len() as u64, window);
-            out.push(run, peer.name(), &workload, "acked appends/s", rate);
-            out.push(
-                run,
-                peer.name(),
-                &workload,
-                "p50 µs",
-                micros(percentile(&mut latencies, 0.5)),
-            );
-            out.push(
-                run,
-                peer.name(),
-                &workload,
-                "p99 µs",
-                micros(percentile(&mut latencies, 0.99)),
-            );
         }
+        for round in 0..GROUP_SLICES as usize {
+            let count = tallies.len();
+            for k in 0..count {
+                let tally = &mut tallies[(k + round) % count];
+                let before = tally.log.syncs.as_ref().map_or(0, |s| s());
+                let append = &tally.log.append;
+                let (latencies, counts) = concurrent_latencies(slice, &tally.next, append)?;
+                tally.syncs += tally.log.syncs.as_ref().map_or(0, |s| s()) - before;
+                tally.latencies.extend(latencies);
+                tally.next.iter_mut().zip(counts).for_each(|(n, c)| *n += c);
+            }
+        }
+        let workload = format!("group_commit_{threads}");
+        for tally in tallies {
+            record_group(run, &workload, sizes.group_window, tally, out);
+        }
+        scratch.remove_fresh_dirs();
     }
     Ok(())
+}
+
+fn record_group(
+    run: usize,
+    workload: &str,
+    window: Duration,
+    tally: GroupTally,
+    out: &mut Records,
+) {
+    let GroupTally {
+        name,
+        log,
+        mut latencies,
+        syncs,
+        ..
+    } = tally;
+    drop(log);
+    if syncs > 0 {
+        out.push(
+            run,
+            name,
+            workload,
+            "appends per sync",
+            latencies.len() as f64 / syncs as f64,
+        );
+    }
+    out.push(
+        run,
+        name,
+        workload,
+        "acked appends/s",
+        per_second(latencies.len() as u64, window),
+    );
+    out.push(
+        run,
+        name,
+        workload,
+        "p50 µs",
+        micros(percentile(&mut latencies, 0.5)),
+    );
+    out.push(
+        run,
+        name,
+        workload,
+        "p99 µs",
+        micros(percentile(&mut latencies, 0.99)),
+    );
 }
 
 /// Replay of each log's data set (open, then read every entry), warm and then after

@@ -18,13 +18,12 @@ pub(crate) type Result<T> = std::result::Result<T, BoxError>;
 /// One append (or one reference operation), taking the append's number.
 pub(crate) type AppendOp = Box<dyn FnMut(u64) -> Result<()>>;
 
-/// What one group-commit window produced.
-#[derive(Clone, Debug)]
-pub(crate) struct GroupRun {
-    /// Every acknowledged append's latency.
-    pub(crate) latencies: Vec<Duration>,
-    /// Syncs the log issued in the window, where it counts them.
-    pub(crate) syncs: Option<u64>,
+/// A log opened for group commit; dropping it closes the log.
+pub(crate) struct SharedLog {
+    /// Appends entry `i` of writer `t`, returning once it is durable.
+    pub(crate) append: Box<dyn Fn(usize, u64) -> Result<()> + Sync>,
+    /// Syncs the log has issued so far, where it counts them.
+    pub(crate) syncs: Option<Box<dyn Fn() -> u64>>,
 }
 
 /// Timings of one replay.
@@ -69,14 +68,10 @@ pub(crate) trait Peer: Sync {
     /// so disk load that drifts during the run hits them alike.
     fn sync_appender(&self, dir: &Path, batch_len: usize) -> Result<AppendOp>;
 
-    /// `threads` writers appending one entry at a time durably for `window`;
-    /// every acknowledged append's latency, or `None` when the log cannot be shared.
-    fn group_commit(
-        &self,
-        dir: &Path,
-        threads: usize,
-        window: Duration,
-    ) -> Result<Option<GroupRun>>;
+    /// Opens the log in `dir` for writer threads appending one entry at a time durably:
+    /// `append(t, i)` appends entry `i` of writer `t` (each writer's `i` counting up
+    /// from 0 across calls). `None` when the log cannot be shared between threads.
+    fn group_appender(&self, dir: &Path) -> Result<Option<SharedLog>>;
 
     /// Writes `count` entries in batches of `BATCH_LEN` and closes the log durably.
     fn write_dataset(&self, dir: &Path, count: u64) -> Result<()>;
@@ -99,28 +94,31 @@ pub(crate) fn payload(thread: usize, i: u64) -> [u8; 24] {
 }
 
 /// Runs `threads` writers for `window`, all released at once; writer `t` calls
-/// `op(t, i)` for `i` = 0, 1, … until the window closes. Returns every call's latency.
+/// `op(t, first[t] + i)` for `i` = 0, 1, … until the window closes. Returns every
+/// call's latency and the calls each writer made.
 ///
 /// # Errors
 /// The first error of any writer.
 pub(crate) fn concurrent_latencies<F>(
-    threads: usize,
     window: Duration,
+    first: &[u64],
     op: F,
-) -> Result<Vec<Duration>>
+) -> Result<(Vec<Duration>, Vec<u64>)>
 where
     F: Fn(usize, u64) -> Result<()> + Sync,
 {
-    let barrier = Barrier::new(threads);
+    let barrier = Barrier::new(first.len());
     let per_thread: Vec<Result<Vec<Duration>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
+        let handles: Vec<_> = first
+            .iter()
+            .enumerate()
+            .map(|(t, &first)| {
                 let (barrier, op) = (&barrier, &op);
                 scope.spawn(move || {
                     barrier.wait();
                     let deadline = Instant::now() + window;
                     let mut latencies = Vec::new();
-                    let mut i = 0;
+                    let mut i = first;
                     while Instant::now() < deadline {
                         let start = Instant::now();
                         op(t, i)?;
@@ -140,8 +138,11 @@ where
             .collect()
     });
     let mut all = Vec::new();
+    let mut counts = Vec::with_capacity(per_thread.len());
     for latencies in per_thread {
-        all.extend(latencies?);
+        let latencies = latencies?;
+        counts.push(latencies.len() as u64);
+        all.extend(latencies);
     }
-    Ok(all)
+    Ok((all, counts))
 }
