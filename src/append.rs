@@ -105,6 +105,8 @@ pub(crate) struct Log {
     // --- stats (Journal::stats) ---
     /// Per-thread append counts, bumped where a frame is written.
     pub(crate) appends: AppendCounters,
+    /// Compaction runs, failures and what they released.
+    pub(crate) compactions: crate::stats::counters::CompactionCounters,
     /// The `tokio` feature's notifiers (durable frontier, publication).
     #[cfg(feature = "tokio")]
     pub(crate) wake: crate::asynch::AsyncWake,
@@ -150,6 +152,7 @@ impl Log {
             group_commit: GroupCommit::default(),
             preallocator: Mutex::new(None),
             appends: AppendCounters::default(),
+            compactions: crate::stats::counters::CompactionCounters::default(),
             #[cfg(feature = "tokio")]
             wake: crate::asynch::AsyncWake::default(),
         }

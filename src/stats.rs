@@ -201,7 +201,8 @@ pub struct SnapshotStats {
     pub count: u64,
     /// The newest snapshot's LSN.
     pub last_lsn: Option<Lsn>,
-    /// Age of the newest snapshot.
+    /// Age of the newest snapshot, if this process wrote it (`None` for one found at
+    /// open).
     pub age_ms: Option<u64>,
 }
 
@@ -262,6 +263,37 @@ impl Stats {
     }
 }
 
+impl Stats {
+    /// These stats with a changelog ring's counters (`RingProducer::stats`,
+    /// `RingDrainer::stats` or a `RingMonitor`): the ring lives beside the journal,
+    /// so its owner adds them.
+    #[must_use]
+    pub fn with_ring(mut self, ring: crate::ring::RingStats) -> Stats {
+        self.ring = Some(RingCounts {
+            pushed: ring.pushed,
+            drained: ring.drained,
+            dropped: ring.dropped,
+            overwritten: ring.overwritten,
+        });
+        self
+    }
+
+    /// These stats with an archiver's counters (`Archiver::stats`, feature
+    /// `object-store`): queued counts segments taken for upload plus the backlog.
+    #[cfg(feature = "object-store")]
+    #[must_use]
+    pub fn with_archive(mut self, archive: &crate::archive::ArchiveStats) -> Stats {
+        self.archive = Some(ArchiveStats {
+            queued: archive.queue_depth + archive.backlog_segments,
+            archived: archive.segments_uploaded,
+            archived_bytes: archive.bytes_uploaded,
+            errors: archive.errors,
+            last_error: archive.last_error.clone(),
+        });
+        self
+    }
+}
+
 /// The stats of an open journal.
 pub(crate) fn live(log: &Log) -> Stats {
     let published = Lsn(flush::advance_published(log));
@@ -274,7 +306,13 @@ pub(crate) fn live(log: &Log) -> Stats {
         other_frames: totals.other_frames,
         bytes: totals.bytes,
     };
-    let (segments, first) = segment_stats(log);
+    let (mut segments, first) = segment_stats(log);
+    let compactions = log.compactions.totals();
+    segments.retired = compactions.segments_retired;
+    let snapshots = crate::snapshot::list(&*log.storage, &log.dir)
+        .map(|l| l.snapshots)
+        .unwrap_or_default();
+    let compacted = snapshots.first().map(|(lsn, _)| Lsn(*lsn));
     Stats {
         source: StatsSource::Live,
         dir: log.dir.clone(),
@@ -282,10 +320,19 @@ pub(crate) fn live(log: &Log) -> Stats {
         uptime_ms: Some(millis(log.appends.opened_at().elapsed())),
         flushes: flush_stats(&log.frontier.flush_stats.totals(), appends.frames()),
         appends,
-        lsn: lsn_stats(first, published, durable, None),
+        lsn: lsn_stats(first, published, durable, compacted),
         segments,
-        snapshots: SnapshotStats::default(),
-        compaction: None,
+        snapshots: SnapshotStats {
+            count: snapshots.len() as u64,
+            last_lsn: compacted,
+            age_ms: compactions.last_snapshot.map(|at| millis(at.elapsed())),
+        },
+        compaction: Some(CompactionStats {
+            runs: compactions.runs,
+            failures: compactions.failures,
+            bytes_reclaimed: compactions.bytes_freed,
+            last_duration_us: compactions.last_duration.map(micros),
+        }),
         ring: None,
         archive: None,
         poisoned: log.frontier.check_poison().err().map(|e| e.to_string()),

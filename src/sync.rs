@@ -91,6 +91,12 @@ impl StatCell {
         self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Sets the value (a gauge-like cell with one writer at a time).
+    #[inline]
+    pub(crate) fn set(&self, n: u64) {
+        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Raises the counter to `n` if it is lower, from any thread.
     #[inline]
     pub(crate) fn raise_to(&self, n: u64) {

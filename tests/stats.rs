@@ -206,3 +206,40 @@ fn display_and_json_show_every_section() {
     assert_eq!(json["journal_id"], format!("{:032x}", journal.journal_id()));
     assert!(json["ring"].is_null());
 }
+
+#[test]
+fn compaction_snapshots_and_a_ring_show_up() {
+    use checkpoint_journal::{ChangelogRing, OverflowPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), small()).unwrap();
+    let before = journal.stats();
+    assert_eq!(before.snapshots.count, 0);
+    assert_eq!(before.lsn.compacted, None);
+    for i in 0..6_000 {
+        journal.append(Entry::push(3, i, 0)).unwrap();
+    }
+    let snapshot = journal.compact().unwrap();
+    let report = journal.last_compaction().unwrap();
+    let stats = journal.stats();
+    let compaction = stats.compaction.unwrap();
+    assert_eq!(compaction.runs, 1);
+    assert_eq!(compaction.failures, 0);
+    assert_eq!(compaction.bytes_reclaimed, report.bytes_freed);
+    assert!(compaction.last_duration_us.is_some());
+    assert_eq!(stats.segments.retired, report.segments_retired.len() as u64);
+    assert_eq!(stats.snapshots.count, 1);
+    assert_eq!(stats.snapshots.last_lsn, Some(snapshot));
+    assert!(stats.snapshots.age_ms.is_some());
+    assert_eq!(stats.lsn.compacted, Some(snapshot));
+    assert_eq!(stats.lsn.replay_bytes, stats.lsn.published.0 - snapshot.0);
+
+    let (mut producer, _drainer) = ChangelogRing::new(8, OverflowPolicy::DropNew).unwrap();
+    for i in 0..10 {
+        producer.push(Entry::push(1, i, 0));
+    }
+    let with_ring = stats.with_ring(producer.stats());
+    let ring = with_ring.ring.unwrap();
+    assert_eq!(ring.pushed, 8);
+    assert_eq!(ring.dropped, 2);
+    assert!(with_ring.to_string().contains("dropped 2"));
+}

@@ -15,6 +15,8 @@
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
+use crate::compaction::CompactionReport;
+use crate::error::Error;
 use crate::format::frame::FrameKind;
 use crate::sync::{lock, Arc, CachePadded, Mutex, StatCell};
 
@@ -38,14 +40,29 @@ impl AppendTotals {
     }
 }
 
+/// Bytes of an entry frame besides its entries (the header): an entry frame of `n`
+/// entries is `ENTRY_FRAME_BASE_BYTES + n * ENTRY_LEN` bytes, so entry-frame bytes are
+/// derived from the two counts instead of being counted.
+const ENTRY_FRAME_BASE_BYTES: u64 = crate::region::entries_frame_len(0) as u64;
+const _: () = assert!(
+    crate::region::entries_frame_len(3) as u64
+        == ENTRY_FRAME_BASE_BYTES + 3 * crate::entry::ENTRY_LEN as u64
+);
+
 /// One thread's append counters. Written only by that thread.
+///
+/// A one-entry append, the most frequent, bumps one counter: entries are counted as
+/// frames plus the entries beyond each frame's first, and entry-frame bytes derive from
+/// both (`ENTRY_FRAME_BASE_BYTES`).
 #[derive(Debug, Default)]
 pub(crate) struct ThreadCounters {
-    entries: StatCell,
     entry_frames: StatCell,
+    /// Entries beyond the first of each entry frame.
+    extra_entries: StatCell,
     checkpoints: StatCell,
     other_frames: StatCell,
-    bytes: StatCell,
+    /// Bytes of the frames that are not entry frames.
+    other_bytes: StatCell,
 }
 
 impl ThreadCounters {
@@ -55,24 +72,35 @@ impl ThreadCounters {
     pub(crate) fn record(&self, kind: FrameKind, entries: usize, frame_bytes: u64) {
         match kind {
             FrameKind::Entries => {
-                self.entries.bump_single_writer(entries as u64);
+                debug_assert_eq!(
+                    frame_bytes,
+                    ENTRY_FRAME_BASE_BYTES + entries as u64 * crate::entry::ENTRY_LEN as u64
+                );
                 self.entry_frames.bump_single_writer(1);
+                if entries > 1 {
+                    self.extra_entries.bump_single_writer(entries as u64 - 1);
+                }
+                return;
             }
             FrameKind::Checkpoint => self.checkpoints.bump_single_writer(1),
             FrameKind::Padding => return,
             // Meta frames (checkpoint coordination) count as other frames.
             FrameKind::Meta => self.other_frames.bump_single_writer(1),
         }
-        self.bytes.bump_single_writer(frame_bytes);
+        self.other_bytes.bump_single_writer(frame_bytes);
     }
 
     fn totals(&self) -> AppendTotals {
+        let entry_frames = self.entry_frames.get();
+        let entries = entry_frames + self.extra_entries.get();
+        let entry_bytes =
+            entry_frames * ENTRY_FRAME_BASE_BYTES + entries * crate::entry::ENTRY_LEN as u64;
         AppendTotals {
-            entries: self.entries.get(),
-            entry_frames: self.entry_frames.get(),
+            entries,
+            entry_frames,
             checkpoints: self.checkpoints.get(),
             other_frames: self.other_frames.get(),
-            bytes: self.bytes.get(),
+            bytes: entry_bytes + self.other_bytes.get(),
         }
     }
 }
@@ -149,6 +177,63 @@ impl AppendCounters {
             sum.add(block.totals());
         }
         sum
+    }
+}
+
+/// Compaction outcomes (`Compactor::run`), for stats.
+#[derive(Debug, Default)]
+pub(crate) struct CompactionCounters {
+    runs: StatCell,
+    failures: StatCell,
+    bytes_freed: StatCell,
+    segments_retired: StatCell,
+    /// The last run's duration, plus one (0: no run yet).
+    last_duration_us_plus_one: StatCell,
+    /// When this process last wrote a snapshot.
+    last_snapshot: Mutex<Option<Instant>>,
+}
+
+/// A reading of [`CompactionCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CompactionTotals {
+    pub(crate) runs: u64,
+    pub(crate) failures: u64,
+    pub(crate) bytes_freed: u64,
+    pub(crate) segments_retired: u64,
+    pub(crate) last_duration: Option<Duration>,
+    pub(crate) last_snapshot: Option<Instant>,
+}
+
+impl CompactionCounters {
+    /// Counts one run's outcome.
+    pub(crate) fn record(&self, outcome: Result<&CompactionReport, &Error>) {
+        let Ok(report) = outcome else {
+            self.failures.add(1);
+            return;
+        };
+        self.runs.add(1);
+        self.bytes_freed.add(report.bytes_freed);
+        self.segments_retired
+            .add(report.segments_retired.len() as u64);
+        let us = u64::try_from(report.duration.as_micros()).unwrap_or(u64::MAX - 1);
+        // One writer at a time: runs are serialised.
+        self.last_duration_us_plus_one.set(us + 1);
+        if report.snapshot_written {
+            *lock(&self.last_snapshot) = Some(Instant::now());
+        }
+    }
+
+    /// The counts now.
+    pub(crate) fn totals(&self) -> CompactionTotals {
+        let last = self.last_duration_us_plus_one.get();
+        CompactionTotals {
+            runs: self.runs.get(),
+            failures: self.failures.get(),
+            bytes_freed: self.bytes_freed.get(),
+            segments_retired: self.segments_retired.get(),
+            last_duration: last.checked_sub(1).map(Duration::from_micros),
+            last_snapshot: *lock(&self.last_snapshot),
+        }
     }
 }
 
@@ -273,7 +358,7 @@ mod tests {
         std::thread::scope(|s| {
             s.spawn(|| {
                 let block = counters.for_this_thread();
-                block.record(FrameKind::Entries, 3, 96);
+                block.record(FrameKind::Entries, 3, 88);
                 block.record(FrameKind::Padding, 0, 4096);
             });
         });
@@ -283,7 +368,7 @@ mod tests {
         assert_eq!(t.entries, 3);
         assert_eq!(t.entry_frames, 1);
         assert_eq!(t.checkpoints, 1);
-        assert_eq!(t.bytes, 160);
+        assert_eq!(t.bytes, 152);
         assert_eq!(
             lock(&counters.registry).blocks.len(),
             1,

@@ -102,6 +102,8 @@ fn value_of(stats: &Stats, name: &str) -> Option<u64> {
         "segments_live" => stats.segments.live,
         "segments_retired_total" => stats.segments.retired,
         "snapshots" => stats.snapshots.count,
+        "compactions_total" => stats.compaction.map_or(0, |c| c.runs),
+        "compaction_failures_total" => stats.compaction.map_or(0, |c| c.failures),
         "poisoned" => u64::from(stats.poisoned.is_some()),
         _ => return None,
     })

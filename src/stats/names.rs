@@ -129,6 +129,18 @@ pub const METRIC_NAMES: &[MetricName] = &[
         "",
         "segments removed by compaction since open",
     ),
+    m(
+        "checkpoint_journal_compactions_total",
+        Counter,
+        "",
+        "compactions that completed since open",
+    ),
+    m(
+        "checkpoint_journal_compaction_failures_total",
+        Counter,
+        "",
+        "compactions that failed since open",
+    ),
     m("checkpoint_journal_snapshots", Gauge, "", "snapshot files"),
     m(
         "checkpoint_journal_poisoned",
