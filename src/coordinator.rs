@@ -9,6 +9,9 @@
 //! fails, so a progress record never meets a checkpoint it was not written for); the
 //! registry assigns each name one `u16` id, forever; a progress record is appended
 //! immediately before the checkpoint that commits it. One coordinator per journal.
+//!
+//! The guide below is docs/CHECKPOINTING.md (its first example runs as a doctest).
+#![doc = include_str!("../docs/CHECKPOINTING.md")]
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -2,6 +2,13 @@
 //! prints), small enough for the test suite, so an example that stops working fails
 //! the build instead of a user's first try.
 
+#[path = "../examples/checkpointing.rs"]
+#[expect(
+    dead_code,
+    reason = "the example's main and printed fields run only as a program"
+)]
+mod checkpointing;
+
 #[path = "../examples/stream_engine.rs"]
 #[expect(
     dead_code,
@@ -84,5 +91,30 @@ fn async_pipeline_acknowledges_and_tails_every_batch() -> TestResult {
     assert_eq!(summary.acknowledged, 50);
     assert_eq!(summary.tailed, 50 * 16);
     assert!(summary.stats.contains("entries 800"), "{}", summary.stats);
+    Ok(())
+}
+
+#[test]
+fn checkpointing_restores_rewind_points_offsets_and_the_sink_cursor() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let summary = checkpointing::run(dir.path(), &small(), 10_500)?;
+    assert_eq!(summary.checkpoints, 10);
+    assert!(summary.restored_checkpoint >= 10);
+    // Checkpoint 10 was taken after change 10 000: 6 667 orders, 3 333 payments.
+    assert_eq!(summary.rewind["slot-orders"], 6_667);
+    assert_eq!(summary.rewind["slot-payments"], 3_333);
+    assert_eq!(
+        summary.offsets["slot-payments"],
+        format!("0/{:X}", 0x16B_0000 + 3_333)
+    );
+    assert_eq!(summary.sink_processed, 10_000);
+    // The 500 changes after the last checkpoint were published (a process crash keeps
+    // them); the sink reads exactly those after its cursor.
+    assert_eq!(summary.sink_resumed, 500);
+    assert!(
+        summary.replay_refused.contains("backwards"),
+        "{}",
+        summary.replay_refused
+    );
     Ok(())
 }
