@@ -209,6 +209,15 @@ pub enum Error {
         /// The id the record names.
         found: u128,
     },
+    // Owner lease.
+    /// The owner lease file (`journal.lease`) cannot be decoded, so who owns the
+    /// journal is unknown and opening it is refused.
+    LeaseUnreadable {
+        /// The lease file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Where and how acknowledged data is damaged.
@@ -369,6 +378,14 @@ impl Error {
                 f,
                 "object {key} in the archive is unusable: {reason}; restore from an older \
              archive entry or re-archive from a healthy journal"
+            ),
+            // Owner lease.
+            Error::LeaseUnreadable { path, reason } => write!(
+                f,
+                "owner lease {} cannot be read ({reason}), so which process on which host \
+                 owns the journal is unknown; if no process on any host uses this journal, \
+                 delete the file and open again",
+                path.display()
             ),
             // Checkpoint coordination.
             other => match crate::coordinator::error_text(other) {

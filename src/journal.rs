@@ -39,6 +39,8 @@ pub struct Journal {
     // --- stats (observability and async) ---
     /// The `metrics` publisher, when that feature is on.
     observers: crate::stats::Observers,
+    // Owner lease: declared before the lock, so it is released while the lock is held.
+    _lease: crate::lease::Lease,
     _lock: Box<dyn DirLock>,
 }
 
@@ -85,14 +87,18 @@ impl Journal {
             });
         }
         let dir_lock = storage.lock_dir(&dir, &crate::storage::this_holder())?;
+        // Owner lease: decided before recovery changes anything.
+        let (mut lease, takeover) = crate::lease::acquire(&storage, &dir, options.force_takeover)?;
         let recovered = recovery::recover(&*storage, &dir, options.recovery_mode)?;
-        let (journal_id, segments, state, report) = match recovered {
+        let (journal_id, segments, state, mut report) = match recovered {
             Some(r) => (r.journal_id, r.segments, r.state, r.report),
             None if !options.create_if_missing => return Err(Error::NotFound { path: dir }),
             None => create(&*storage, &dir, &options)?,
         };
         // Format upgrade: appends never go to a segment of an older format version.
         let end = recovery::seal_older_format(&segments, report.end_lsn)?;
+        lease.bind(journal_id)?;
+        report.lease_takeover = takeover;
         let mut log = Log::new(
             dir,
             storage,
@@ -132,6 +138,7 @@ impl Journal {
             state,
             flusher: Mutex::new(flusher),
             abandoned: false,
+            _lease: lease,
             _lock: dir_lock,
         })
     }
@@ -429,7 +436,8 @@ impl Journal {
 
     /// Releases the journal without flushing and without the close marker: the files
     /// are left exactly as a process crash would leave them (every published frame is in
-    /// the page cache, nothing more is made durable). For crash tests and tools.
+    /// the page cache, nothing more is made durable). The owner lease is released, as
+    /// on close: this process no longer owns the journal. For crash tests and tools.
     pub fn close_without_flush(mut self) {
         self.abandoned = true;
     }

@@ -27,6 +27,8 @@ mod asynch;
 pub use asynch::AsyncTail;
 // Changelog ring: a bounded lock-free ring drained into the journal.
 pub mod ring;
+// Owner lease: who owns a journal directory, across hosts.
+pub mod lease;
 pub mod storage;
 
 pub mod follower;
@@ -85,3 +87,5 @@ pub use coordinator::{
 };
 pub use cursor::Cursor;
 pub use meta::{MetaRecord, SourceProgress};
+// Owner lease.
+pub use lease::{LeaseCase, LeaseTakeover};

@@ -79,6 +79,10 @@ pub struct Options {
     /// With the `metrics` feature: how often a background thread publishes the journal's
     /// counters and gauges (default 1 s; zero: publish nothing). Ignored without it.
     pub metrics_interval: Duration,
+    // Owner lease.
+    /// Take the owner lease even when it names a process on another host (which this
+    /// host cannot check): only when that host is known to no longer use the journal.
+    pub force_takeover: bool,
 }
 
 impl Default for Options {
@@ -94,6 +98,7 @@ impl Default for Options {
             keep_snapshots: 2,
             compaction: None,
             metrics_interval: Duration::from_secs(1),
+            force_takeover: false,
         }
     }
 }
@@ -161,6 +166,14 @@ impl Options {
     #[must_use]
     pub fn metrics_interval(mut self, every: Duration) -> Options {
         self.metrics_interval = every;
+        self
+    }
+
+    // Owner lease.
+    /// Whether to take the owner lease from a process on another host (see the field).
+    #[must_use]
+    pub fn force_takeover(mut self, force: bool) -> Options {
+        self.force_takeover = force;
         self
     }
 

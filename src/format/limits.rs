@@ -79,3 +79,7 @@ const _: () = assert!(CHECKPOINT_BYTES_MAX < SNAPSHOT_BODY_MAX_BYTES);
 const _: () = assert!(META_RECORD_BYTES_MAX <= FRAME_PAYLOAD_MAX_BYTES);
 const _: () = assert!(REGISTRY_IDS_MAX == u16::MAX as usize + 1);
 const _: () = assert!(PROGRESS_SOURCES_MAX <= REGISTRY_IDS_MAX);
+
+// Owner lease.
+/// Longest host name recorded in a lease file (longer names are cut).
+pub const LEASE_HOST_BYTES_MAX: usize = 255;

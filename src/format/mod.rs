@@ -4,6 +4,8 @@
 pub mod crc;
 pub mod frame;
 pub mod limits;
+// Owner lease.
+pub mod lease_file;
 pub mod segment_header;
 // Compaction.
 pub mod snapshot_file;

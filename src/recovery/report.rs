@@ -69,6 +69,10 @@ pub struct RecoveryReport {
     /// Temporary files of a snapshot publication that never finished, removed. In a dry
     /// run, the files opening would remove.
     pub temp_files_removed: Vec<PathBuf>,
+    // Owner lease.
+    /// The owner lease was taken over from an earlier owner (dead, or on another host
+    /// with `force_takeover`); `None` when the lease was free or already this process's.
+    pub lease_takeover: Option<crate::lease::LeaseTakeover>,
 }
 
 /// A segment as recovery found it.

@@ -138,6 +138,19 @@ impl Storage for FsStorage {
             Err((_, errno)) => Err(errno.into()),
         }
     }
+
+    // Owner lease.
+    fn read_small_file(&self, path: &Path, max_bytes: usize) -> io::Result<Option<Vec<u8>>> {
+        crate::storage::small_file::read(path, max_bytes)
+    }
+
+    fn replace_small_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        crate::storage::small_file::replace(path, bytes)
+    }
+
+    fn remove_small_file(&self, path: &Path) -> io::Result<()> {
+        crate::storage::small_file::remove(path)
+    }
 }
 
 /// Takes the exclusive lock, retrying briefly: `lock_holder` (read-only tools) takes a

@@ -3,8 +3,10 @@
 
 mod fs;
 mod mmap;
+// Owner lease: small files on the real filesystem.
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+mod small_file;
 mod words;
 
 use std::ffi::OsString;
@@ -102,4 +104,23 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// # Errors
     /// The OS error.
     fn lock_holder(&self, dir: &Path) -> io::Result<Option<String>>;
+
+    // Owner lease (`crate::lease`): small files read whole and replaced atomically.
+    /// Reads the small file `path` whole; `Ok(None)` if it does not exist. Reads at most
+    /// `max_bytes + 1` bytes, so a longer file shows as too long without being read whole.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn read_small_file(&self, path: &Path, max_bytes: usize) -> io::Result<Option<Vec<u8>>>;
+    /// Replaces `path` with `bytes` atomically: a temporary file (mode 0600) in the same
+    /// directory is written and synced, renamed over `path`, and the directory synced.
+    ///
+    /// # Errors
+    /// The OS error; `path` then holds either its old or its new contents.
+    fn replace_small_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+    /// Removes the small file `path`; a missing file is not an error.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn remove_small_file(&self, path: &Path) -> io::Result<()>;
 }

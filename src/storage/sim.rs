@@ -74,6 +74,8 @@ struct State {
     durable_files: BTreeMap<PathBuf, Arc<SimFile>>,
     /// Directory → holder of its writer lock.
     locks: BTreeMap<PathBuf, String>,
+    /// Owner lease files: like the lock, outside the listing and not kept by a crash image.
+    small_files: BTreeMap<PathBuf, Vec<u8>>,
     faults: Faults,
 }
 
@@ -414,6 +416,31 @@ impl Storage for SimStorage {
         self.run(SimOpKind::LockHolder, dir, |state| {
             Ok(state.locks.get(dir).cloned())
         })
+    }
+
+    // Owner lease: outside the operation count, the hooks and the fault plan, so that
+    // crash and fault schedules written against the journal's own operations stay put.
+    fn read_small_file(&self, path: &Path, max_bytes: usize) -> io::Result<Option<Vec<u8>>> {
+        let state = lock(&self.inner.state);
+        let file = state.small_files.get(path);
+        Ok(file.map(|b| {
+            b.iter()
+                .take(max_bytes.saturating_add(1))
+                .copied()
+                .collect()
+        }))
+    }
+
+    fn replace_small_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let mut state = lock(&self.inner.state);
+        need_dir(&state, path.parent().unwrap_or(Path::new("")))?;
+        state.small_files.insert(path.to_owned(), bytes.to_vec());
+        Ok(())
+    }
+
+    fn remove_small_file(&self, path: &Path) -> io::Result<()> {
+        lock(&self.inner.state).small_files.remove(path);
+        Ok(())
     }
 }
 
