@@ -90,8 +90,9 @@ fn micros(d: Option<Duration>) -> f64 {
 const ASYNC_ROUNDS: u64 = 20;
 
 /// Times `per_round` calls of each operation per round, over `ASYNC_ROUNDS` rounds after
-/// one untimed round, the order rotating every round; returns each operation's total
-/// time.
+/// one untimed round, the order rotating every round; returns, for each operation, its
+/// median round time times `ASYNC_ROUNDS` (a round in which the thread lost its core to
+/// another process counts no more than any other).
 fn interleaved(ops: &mut [AppendOp], per_round: u64) -> Result<Vec<Duration>> {
     // One untimed round first: the first writes into a new log's files cost a page
     // fault per page (see docs/PERFORMANCE.md), which is not append throughput.
@@ -100,7 +101,7 @@ fn interleaved(ops: &mut [AppendOp], per_round: u64) -> Result<Vec<Duration>> {
             op(j)?;
         }
     }
-    let mut totals = vec![Duration::ZERO; ops.len()];
+    let mut rounds = vec![Vec::new(); ops.len()];
     for round in 1..=ASYNC_ROUNDS {
         for k in 0..ops.len() {
             let at = (k + usize::try_from(round)?) % ops.len();
@@ -109,10 +110,14 @@ fn interleaved(ops: &mut [AppendOp], per_round: u64) -> Result<Vec<Duration>> {
             for j in 0..per_round {
                 op(round * per_round + j)?;
             }
-            totals[at] += start.elapsed();
+            rounds[at].push(start.elapsed());
         }
     }
-    Ok(totals)
+    let rounds_u32 = u32::try_from(ASYNC_ROUNDS)?;
+    Ok(rounds
+        .iter_mut()
+        .map(|r| percentile(r, 0.5).unwrap_or_default() * rounds_u32)
+        .collect())
 }
 
 /// The async workloads of run `run`: single appends on every log, interleaved; then
