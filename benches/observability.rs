@@ -114,7 +114,9 @@ fn bench_metrics(c: &mut Criterion<Clock>) {
     let on = base.metrics_interval(Duration::from_millis(1));
     let mut group = c.benchmark_group("append_metrics");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("ref_metrics_off", |b| b.iter_custom(|n| run(&off, false, n)));
+    group.bench_function("ref_metrics_off", |b| {
+        b.iter_custom(|n| run(&off, false, n))
+    });
     group.bench_function("metrics_on_1ms_and_stats_1ms", |b| {
         b.iter_custom(|n| run(&on, true, n));
     });
