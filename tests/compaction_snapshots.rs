@@ -385,3 +385,35 @@ fn explicit_and_background_compactions_do_not_trip_over_each_other() -> TestResu
     assert_eq!(essence(&journal.state()?), essence(&before));
     Ok(())
 }
+
+#[test]
+fn a_snapshot_of_another_journal_is_skipped_with_the_reason() -> TestResult {
+    let tmp = tempdir()?;
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (journal_a, _, newest_a) = compacted_twice(&a)?;
+    journal_a.close()?;
+    let (journal_b, _, newest_b) = compacted_twice(&b)?;
+    let before = journal_b.state()?;
+    journal_b.close()?;
+    // Journal A's newest snapshot, renamed to an LSN just past B's newest one.
+    let foreign = b.join(format!("{:016x}.snap", newest_b.0 + 8));
+    let mut bytes = fs::read(a.join(format!("{:016x}.snap", newest_a.0)))?;
+    // Keep the file self-consistent (header LSN = name) so only the identity differs.
+    bytes[32..40].copy_from_slice(&(newest_b.0 + 8).to_le_bytes());
+    // Re-seal the checksum over the edited header, so that the file validates and only
+    // its journal identity is wrong (checked before the body is decoded).
+    let body_len = usize::try_from(u64::from_le_bytes(bytes[48..56].try_into()?))?;
+    let crc = checkpoint_journal::format::crc::bytes_crc(&bytes[..64 + body_len]);
+    bytes[64 + body_len..68 + body_len].copy_from_slice(&crc.to_le_bytes());
+    fs::write(&foreign, &bytes)?;
+
+    let journal = Journal::open(&b, options())?;
+    let report = journal.recovery_report();
+    assert_eq!(report.snapshot.as_ref().map(|s| s.lsn), Some(newest_b));
+    assert_eq!(report.snapshots_skipped.len(), 1, "{report:?}");
+    assert_eq!(report.snapshots_skipped[0].path, foreign);
+    let reason = &report.snapshots_skipped[0].reason;
+    assert!(reason.contains("belongs to journal"), "{reason}");
+    assert_eq!(essence(&journal.state()?), essence(&before));
+    Ok(())
+}
