@@ -259,27 +259,37 @@ fn a_live_reader_pins_its_segments_until_dropped() -> TestResult {
 }
 
 #[test]
-fn background_compaction_keeps_disk_usage_bounded() -> TestResult {
+fn background_compaction_catches_up_and_retires_old_segments() -> TestResult {
     use checkpoint_journal::Compaction;
+    use std::time::{Duration, Instant};
     let tmp = tempdir()?;
     let dir = tmp.path().join("journal");
     let policy = Compaction::default().every_bytes(256 * 1024);
     let journal = Journal::open(&dir, options().compaction(policy))?;
-    let mut most = 0;
     for round in 0..40 {
         append(&journal, round * 2_000, 2_000)?;
         // Paced like a stream: one 80 KB burst per 20 ms (4 MB/s).
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        most = most.max(files_with_suffix(&dir, ".seg")?.len());
+        std::thread::sleep(Duration::from_millis(20));
     }
-    // 3.2 MB appended into 60 KiB segments: without compaction, 54 segments. With a
-    // snapshot per 256 KiB and two snapshots kept, about 10 are needed; allow for a
-    // compaction that lags behind in a debug build.
-    assert!(
-        journal.last_compaction().is_some(),
-        "background compaction never ran"
-    );
-    assert!(most <= 20, "{most} segments at once");
+    // 3.2 MB appended into 60 KiB segments: without compaction, 54 segments. Once the
+    // background thread has caught up (its snapshot within one trigger of the end), the
+    // two kept snapshots need at most 2 × 256 KiB of segments plus the active one. How
+    // far it lags while appends run depends on the machine's load, so that is not
+    // asserted here (docs/PERFORMANCE.md measures it).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let caught_up = || {
+        journal
+            .last_compaction()
+            .is_some_and(|r| journal.end_lsn().0 - r.snapshot_lsn.0 < 256 * 1024)
+    };
+    while !caught_up() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(caught_up(), "background compaction never caught up");
+    // One more trigger may be running; let it finish retiring.
+    std::thread::sleep(Duration::from_millis(100));
+    let segments = files_with_suffix(&dir, ".seg")?.len();
+    assert!(segments <= 14, "{segments} segments after catching up");
     assert!(files_with_suffix(&dir, ".snap")?.len() <= 2);
     let before = journal.state()?;
     journal.close()?;
