@@ -41,6 +41,7 @@ fn base_dir() -> tempfile::TempDir {
 }
 
 fn local_store(dir: &Path) -> Arc<dyn ObjectStore> {
+    std::fs::create_dir_all(dir).expect("the store's directory");
     Arc::new(LocalFileSystem::new_with_prefix(dir).expect("a local store"))
 }
 

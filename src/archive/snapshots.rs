@@ -24,10 +24,10 @@ pub(crate) fn newest_local(log: &Log) -> Result<Option<(u64, Vec<u8>)>> {
         tracing::warn!(path = %path.display(), %reason, "newest snapshot not archived: it does not validate");
         return Ok(None);
     }
-    let file = log
-        .storage
-        .open_mapped_readonly(path)
-        .map_err(|e| Error::io(path, "map snapshot", e))?;
+    // Compaction may prune it between the listing and here: archive it next round.
+    let Ok(file) = log.storage.open_mapped_readonly(path) else {
+        return Ok(None);
+    };
     let words = file.words();
     if words.len() as u64 * 8 > SNAPSHOT_BYTES_MAX {
         return Ok(None);
