@@ -13,7 +13,7 @@
 //!
 //! Group `ring_drain`:
 //! - `drain_into_journal`: a full ring of `CHUNK` entries drained into an `Async`
-//!   journal, 1024 entries per `append_batch`;
+//!   journal with the default options, 1024 entries per `append_batch`;
 //! - `ref_append_batch`: the same entries appended directly with `append_batch` in
 //!   batches of 1024: the drain's overhead is the ratio of the two.
 
@@ -26,16 +26,13 @@ use std::time::Duration;
 use checkpoint_journal::{ChangelogRing, Entry, Journal, Options, OverflowPolicy};
 use criterion::{criterion_group, Criterion, Throughput};
 
-use common::MIB;
-
 /// Entries per timed chunk (1.5 MiB of entries: past L2, as a busy ring would be).
 const CHUNK: usize = 65_536;
 /// Entries per `append_batch` in the drain group.
 const BATCH: usize = 1024;
-/// One segment holds many chunks; the journal is replaced (untimed) before it fills.
-const SEGMENT_BYTES: u64 = 1024 * MIB;
-/// Chunks a journal takes before it is replaced.
-const CHUNKS_PER_JOURNAL: u64 = 600;
+/// Chunks a journal takes before it is replaced (untimed): 96 MiB of frames, so disk and
+/// page-cache use stay bounded.
+const CHUNKS_PER_JOURNAL: u64 = 64;
 
 fn nth(i: u64) -> Entry {
     Entry::push(7, i, i.cast_signed())
@@ -101,7 +98,8 @@ fn bench_push(c: &mut Criterion<common::Clock>) {
     group.finish();
 }
 
-/// An `Async` journal that is replaced, untimed, before its one segment fills.
+/// An `Async` journal with the default options (64 MiB segments, background
+/// preallocation: roll-overs are part of the cost), replaced untimed now and then.
 struct Rig {
     current: Option<(Journal, tempfile::TempDir)>,
     left: u64,
@@ -115,10 +113,7 @@ impl Rig {
                 drop(dir);
             }
             let dir = common::scratch_dir();
-            let options = Options::default()
-                .segment_size_bytes(SEGMENT_BYTES)
-                .preallocate(false);
-            let journal = Journal::open(dir.path(), options).expect("open a journal");
+            let journal = Journal::open(dir.path(), Options::default()).expect("open a journal");
             self.current = Some((journal, dir));
             self.left = CHUNKS_PER_JOURNAL;
         }
