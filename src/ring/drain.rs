@@ -154,15 +154,24 @@ impl RingDrainer {
 /// eviction; the claim tells which are intact.
 fn copy_positions(shared: &Shared, head: u64, count: u64, out: &mut Vec<Entry>) {
     debug_assert!(count <= shared.capacity(), "a batch larger than the ring");
-    for position in head..head + count {
+    out.reserve(usize::try_from(count).unwrap_or(0));
+    // At most two contiguous runs of slots: up to the end of the ring, then from its start.
+    let mut position = head;
+    let end = head + count;
+    while position < end {
         let at = shared.slot_index(position);
-        let mut words = [0u64; ENTRY_WORDS];
-        if let Some(slot) = shared.slots.get(at..at + ENTRY_WORDS) {
+        let run_entries = (end - position).min(shared.capacity() - (position & shared.mask));
+        let run_words = usize::try_from(run_entries).unwrap_or(0) * ENTRY_WORDS;
+        let run = shared.slots.get(at..at + run_words).unwrap_or_default();
+        debug_assert_eq!(run.len(), run_words, "a run past the end of the ring");
+        for slot in run.chunks_exact(ENTRY_WORDS) {
+            let mut words = [0u64; ENTRY_WORDS];
             for (value, word) in words.iter_mut().zip(slot) {
                 *value = word.load(Ordering::Relaxed);
             }
+            out.push(Entry::from_words(words));
         }
-        out.push(Entry::from_words(words));
+        position += run_entries;
     }
 }
 
