@@ -17,10 +17,12 @@ use crate::meta::MetaRecord;
 use crate::options::{Durability, Options};
 use crate::reader::{Frame, Reader};
 use crate::recovery::{self, RecoveryReport};
-use crate::segment::Segment;
 use crate::state::State;
 use crate::storage::{DirLock, FsStorage, Storage};
 use crate::sync::{lock, Arc, Mutex};
+
+mod create;
+use create::create;
 
 /// An open journal with its writer lock held.
 pub struct Journal {
@@ -476,38 +478,4 @@ impl Drop for Journal {
             }
         }
     }
-}
-
-/// Creates the first segment of a new journal.
-fn create(
-    storage: &dyn Storage,
-    dir: &Path,
-    options: &Options,
-) -> Result<(u128, Vec<Arc<Segment>>, State, RecoveryReport)> {
-    let journal_id = new_journal_id();
-    let seg = Segment::create(storage, dir, journal_id, 0, options.segment_size_bytes)?;
-    tracing::info!(dir = %dir.display(), journal_id = %format_args!("{journal_id:032x}"), "created a new journal");
-    let report = RecoveryReport {
-        created: true,
-        ..RecoveryReport::default()
-    };
-    Ok((journal_id, vec![Arc::new(seg)], State::default(), report))
-}
-
-/// 128 random bits from the OS-seeded hasher, the clock and the process id.
-fn new_journal_id() -> u128 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = 0u128;
-    for round in 0..2u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(round);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_u32(std::process::id());
-        out = out << 64 | u128::from(h.finish());
-    }
-    out.max(1)
 }
