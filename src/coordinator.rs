@@ -34,6 +34,8 @@ mod registry;
 
 pub use config::{CoordinatorConfig, MAX_RETAINED_LIMIT};
 pub(crate) use error_text::error_text;
+#[doc(hidden)]
+pub use handles::SourceCell;
 pub use handles::{SinkHandle, SourceHandle};
 pub use progress::{Progress, SourceOffset};
 

@@ -49,6 +49,8 @@ pub mod protocol {
     pub use crate::flush::{FlushTarget, Frontier, GroupCommit};
     pub use crate::region::*;
     pub use crate::storage::Words;
+    // Checkpoint coordination: a source handle's cell (loom-tests/tests/source_cell.rs).
+    pub use crate::coordinator::SourceCell;
 }
 
 mod append;

@@ -9,9 +9,17 @@
 
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 
-/// One source's shared position.
+/// The ordering of the watermark store in `advance`. A deliberately broken build
+/// (`--cfg cpj_mutant_relaxed_advance`) weakens it, to show that loom-tests/ catch it.
+#[cfg(not(cpj_mutant_relaxed_advance))]
+const ADVANCE_ORDERING: Ordering = Ordering::Release;
+#[cfg(cpj_mutant_relaxed_advance)]
+const ADVANCE_ORDERING: Ordering = Ordering::Relaxed;
+
+/// One source's shared position (the cell behind a [`SourceHandle`]; exported in
+/// `protocol` for loom-tests/, not a stable API).
 #[derive(Debug)]
-pub(crate) struct SourceCell {
+pub struct SourceCell {
     /// Last sequence the source reported. Written by: the source's `advance` (Relaxed,
     /// before `watermark`). Read by: `capture` (Relaxed, after `watermark`).
     sequence: AtomicU64,
@@ -21,15 +29,27 @@ pub(crate) struct SourceCell {
 }
 
 impl SourceCell {
-    pub(crate) fn new(sequence: u64, watermark: i64) -> SourceCell {
+    /// A cell at `(sequence, watermark)`.
+    #[must_use]
+    pub fn new(sequence: u64, watermark: i64) -> SourceCell {
         SourceCell {
             sequence: AtomicU64::new(sequence),
             watermark: AtomicU64::new(watermark.cast_unsigned()),
         }
     }
 
+    /// Records a position: the sequence, then the watermark (Release).
+    #[inline]
+    pub fn advance(&self, sequence: u64, watermark: i64) {
+        self.sequence.store(sequence, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `SourceCell::capture`.
+        self.watermark
+            .store(watermark.cast_unsigned(), ADVANCE_ORDERING);
+    }
+
     /// `(sequence, watermark)` as a trigger captures them.
-    pub(crate) fn capture(&self) -> (u64, i64) {
+    #[must_use]
+    pub fn capture(&self) -> (u64, i64) {
         // Acquire: pairs with the Release store in `advance`.
         let watermark = self.watermark.load(Ordering::Acquire).cast_signed();
         (self.sequence.load(Ordering::Relaxed), watermark)
@@ -55,11 +75,7 @@ impl SourceHandle {
     /// call. The next trigger captures them.
     #[inline]
     pub fn advance(&self, sequence: u64, watermark: i64) {
-        self.cell.sequence.store(sequence, Ordering::Relaxed);
-        // Release: pairs with the Acquire in `SourceCell::capture`.
-        self.cell
-            .watermark
-            .store(watermark.cast_unsigned(), Ordering::Release);
+        self.cell.advance(sequence, watermark);
     }
 
     /// The position the next trigger would capture.
