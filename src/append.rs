@@ -302,11 +302,7 @@ impl Log {
                     && active.wrapping_sub(c.generation) < WRITABLE_KEPT as u64
             });
             if !hit {
-                let counters = cache
-                    .take()
-                    .filter(|c| c.log_uid == self.uid)
-                    .map(|c| c.counters);
-                *cache = Some(self.lookup_writable(generation, counters)?);
+                self.refill(&mut cache, generation)?;
             }
             // `f` runs on the cached segment while the cache is borrowed (no `Arc`
             // clone): it never re-enters the cache (a roll runs after it returns).
@@ -315,6 +311,19 @@ impl Log {
                 None => Err(self.lost_generation(generation)),
             }
         })
+    }
+
+    /// Replaces the thread's cache entry with the one for `generation` (once per roll
+    /// per thread; out of line, so the hit path stays small).
+    #[cold]
+    #[inline(never)]
+    fn refill(&self, cache: &mut Option<CachedSegment>, generation: u64) -> Result<()> {
+        let counters = cache
+            .take()
+            .filter(|c| c.log_uid == self.uid)
+            .map(|c| c.counters);
+        *cache = Some(self.lookup_writable(generation, counters)?);
+        Ok(())
     }
 
     /// The cache entry for `generation`; keeps `counters` (this thread's block for this
