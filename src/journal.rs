@@ -344,6 +344,9 @@ impl Journal {
     /// [`Error::Corrupted`] if a published frame fails validation.
     pub fn state(&self) -> Result<State> {
         let mut state = lock(&self.state);
+        // Read before the frames: everything published by now is folded below, while
+        // the frontier read after them could include a frame published since.
+        let published = Lsn(self.log.frontier.published());
         for frame in Reader::new(Arc::clone(&self.log), state.end) {
             match frame? {
                 Frame::Entries { lsn, entries } => {
@@ -354,7 +357,7 @@ impl Journal {
                 Frame::Meta { lsn, record } => state.apply_meta(lsn, record),
             }
         }
-        state.end = state.end.max(Lsn(self.log.frontier.published()));
+        state.end = state.end.max(published);
         Ok(state.clone())
     }
 
