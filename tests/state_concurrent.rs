@@ -18,7 +18,11 @@ fn state_polled_during_appends_folds_every_entry() -> Result<()> {
         let done = &done;
         let writer = s.spawn(|| -> Result<()> {
             for i in 0..ENTRIES {
-                j.append(Entry::push((i % 5) as u16, i, i as i64))?;
+                j.append(Entry::push(
+                    u16::try_from(i % 5).unwrap_or(0),
+                    i,
+                    i64::try_from(i).unwrap_or(i64::MAX),
+                ))?;
             }
             done.store(true, Ordering::Release);
             Ok(())
