@@ -163,7 +163,7 @@ impl Reader {
                 FrameKind::Checkpoint => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
                     let record = CheckpointRecord::decode(&self.scratch).map_err(|e| {
-                        seg.corrupted(self.pos, CorruptionKind::Checkpoint(e.to_string()))
+                        seg.corrupted(lsn.0, CorruptionKind::Checkpoint(e.to_string()))
                     })?;
                     return Ok(Some(Frame::Checkpoint { lsn, record }));
                 }
