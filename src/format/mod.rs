@@ -25,3 +25,28 @@ const _: () = assert!(FORMAT_VERSION_MIN_READ <= FORMAT_VERSION);
 /// PNG-style magic at the start of every segment: a high byte (detects 7-bit transfers),
 /// the name, CR LF (detects line-ending conversion), ^Z (stops `type` on DOS), LF.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"\x89CPJ\r\n\x1a\n";
+
+/// Little-endian reads at a byte offset of a header. Bytes past the end read as zero:
+/// callers check the length first and the checksum catches anything else.
+fn read_le<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut b = [0u8; N];
+    if let Some(src) = at.checked_add(N).and_then(|end| bytes.get(at..end)) {
+        b.copy_from_slice(src);
+    }
+    b
+}
+
+/// See [`read_le`].
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(read_le(bytes, at))
+}
+
+/// See [`read_le`].
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(read_le(bytes, at))
+}
+
+/// See [`read_le`].
+fn read_u128(bytes: &[u8], at: usize) -> u128 {
+    u128::from_le_bytes(read_le(bytes, at))
+}

@@ -14,10 +14,10 @@
 //! | 60     | 4    | u32 LE  | reserved           | 0                                        |
 //! | 64     | 4032 | zero    | (reserved)         | zero                                     |
 
-use crate::format::crc;
 use crate::format::limits::{
     SEGMENT_SIZE_ALIGN_BYTES, SEGMENT_SIZE_MAX_BYTES, SEGMENT_SIZE_MIN_BYTES,
 };
+use crate::format::{crc, read_u128, read_u32, read_u64};
 use crate::format::{FORMAT_VERSION, FORMAT_VERSION_MIN_READ, SEGMENT_MAGIC};
 
 /// Bytes reserved for the header at the start of every segment file.
@@ -178,30 +178,6 @@ pub fn peek_version(bytes: &[u8]) -> Option<u32> {
     bytes
         .get(VERSION_OFFSET..VERSION_OFFSET + 4)
         .map(|_| read_u32(bytes, VERSION_OFFSET))
-}
-
-fn read_u32(bytes: &[u8], at: usize) -> u32 {
-    let mut b = [0u8; 4];
-    if let Some(src) = bytes.get(at..at + 4) {
-        b.copy_from_slice(src);
-    }
-    u32::from_le_bytes(b)
-}
-
-fn read_u64(bytes: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    if let Some(src) = bytes.get(at..at + 8) {
-        b.copy_from_slice(src);
-    }
-    u64::from_le_bytes(b)
-}
-
-fn read_u128(bytes: &[u8], at: usize) -> u128 {
-    let mut b = [0u8; 16];
-    if let Some(src) = bytes.get(at..at + 16) {
-        b.copy_from_slice(src);
-    }
-    u128::from_le_bytes(b)
 }
 
 #[cfg(test)]

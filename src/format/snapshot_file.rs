@@ -17,8 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::format::crc;
 use crate::format::limits::SNAPSHOT_BODY_MAX_BYTES;
+use crate::format::{crc, read_u128, read_u32, read_u64};
 use crate::state::State;
 
 /// PNG-style magic of a snapshot file (differs from a segment's in its fourth byte).
@@ -257,30 +257,6 @@ fn check_fields(fields: &[u8]) -> Result<(), SnapshotFault> {
         });
     }
     Ok(())
-}
-
-fn read_u32(bytes: &[u8], at: usize) -> u32 {
-    let mut b = [0u8; 4];
-    if let Some(src) = bytes.get(at..at + 4) {
-        b.copy_from_slice(src);
-    }
-    u32::from_le_bytes(b)
-}
-
-fn read_u64(bytes: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    if let Some(src) = bytes.get(at..at + 8) {
-        b.copy_from_slice(src);
-    }
-    u64::from_le_bytes(b)
-}
-
-fn read_u128(bytes: &[u8], at: usize) -> u128 {
-    let mut b = [0u8; 16];
-    if let Some(src) = bytes.get(at..at + 16) {
-        b.copy_from_slice(src);
-    }
-    u128::from_le_bytes(b)
 }
 
 #[cfg(test)]
