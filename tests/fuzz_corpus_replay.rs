@@ -20,12 +20,13 @@ use std::path::{Path, PathBuf};
 type Body = fn(&[u8]);
 
 /// Each target's name (its corpus directory) and body.
-const TARGETS: [(&str, Body); 5] = [
+const TARGETS: [(&str, Body); 6] = [
     ("frame_decode", fuzz_bodies::frame_decode::run),
     ("segment_scan", fuzz_bodies::segment_scan::run),
     ("checkpoint_decode", fuzz_bodies::checkpoint_decode::run),
     ("ops_with_crash", fuzz_bodies::ops_with_crash::run),
     ("meta_decode", fuzz_bodies::meta_decode::run),
+    ("snapshot_decode", fuzz_bodies::snapshot_decode::run),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -84,10 +85,28 @@ fn ops_with_crash_corpus_replays() -> Result<(), Box<dyn std::error::Error>> {
     replay(TARGETS[3].0, TARGETS[3].1)
 }
 
-// Compaction.
+#[test]
+fn meta_decode_corpus_replays() -> Result<(), Box<dyn std::error::Error>> {
+    replay(TARGETS[4].0, TARGETS[4].1)
+}
+
 #[test]
 fn snapshot_decode_corpus_replays() -> Result<(), Box<dyn std::error::Error>> {
-    replay("snapshot_decode", fuzz_bodies::snapshot_decode::run)
+    replay(TARGETS[5].0, TARGETS[5].1)
+}
+
+/// A corpus directory without a replay test above would never be run on stable.
+#[test]
+fn every_corpus_directory_is_replayed() -> Result<(), Box<dyn std::error::Error>> {
+    let mut dirs: Vec<String> =
+        fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus"))?
+            .map(|item| item.map(|i| i.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+    dirs.sort();
+    let mut names: Vec<String> = TARGETS.iter().map(|(n, _)| (*n).to_string()).collect();
+    names.sort();
+    assert_eq!(dirs, names);
+    Ok(())
 }
 
 /// Writes the seed inputs of every target (run once; fuzzing adds files beside them).
