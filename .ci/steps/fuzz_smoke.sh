@@ -3,11 +3,11 @@
 # (default 15) seconds, starting from its checked-in corpus. Needs a nightly toolchain
 # and cargo-fuzz (installed from crates.io if missing); without them it prints a note
 # and exits 0. The corpora are also replayed on stable by tests/fuzz_corpus_replay.rs.
-# Budget: about 4 minutes to build the targets the first time, then 4 x 15 s.
+# Budget: about 4 minutes to build the targets the first time, then 15 s per target.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${CPJ_FUZZ_SECONDS:-15}
-targets="frame_decode segment_scan checkpoint_decode ops_with_crash snapshot_decode"
+targets="frame_decode segment_scan checkpoint_decode ops_with_crash snapshot_decode meta_decode"
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "note: no nightly toolchain; fuzz smoke run skipped (corpus replay still runs on stable)"
