@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${CPJ_FUZZ_SECONDS:-15}
-targets="frame_decode segment_scan checkpoint_decode ops_with_crash snapshot_decode meta_decode"
+# Every [[bin]] of fuzz/Cargo.toml, so a new target is smoke-run without editing this.
+targets=$(grep -A1 '^\[\[bin\]\]' fuzz/Cargo.toml | sed -n 's/^name = "\(.*\)"/\1/p')
+[ -n "$targets" ] || { echo "error: no fuzz targets found in fuzz/Cargo.toml"; exit 1; }
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "note: no nightly toolchain; fuzz smoke run skipped (corpus replay still runs on stable)"
