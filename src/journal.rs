@@ -21,7 +21,7 @@ use crate::state::State;
 use crate::storage::{DirLock, FsStorage, Storage};
 use crate::sync::{lock, Arc, Mutex};
 
-mod create;
+pub(crate) mod create;
 use create::create;
 
 /// An open journal with its writer lock held.

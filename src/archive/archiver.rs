@@ -175,7 +175,7 @@ fn begin(
     config: &ArchiveConfig,
 ) -> Result<Uploader> {
     let remote = Remote::new(store, config)?;
-    let writer_id = super::keys::random_id();
+    let writer_id = crate::journal::create::random_id();
     if config.mode == ArchiveMode::Fenced {
         let found = probe(&remote, prefix, writer_id)?;
         let store = remote.store.to_string();

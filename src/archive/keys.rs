@@ -86,24 +86,6 @@ fn parse_pair(stem: &str) -> Option<(u64, u64)> {
     Some((hex(base)?, hex(epoch)?))
 }
 
-/// 128 random bits from the OS-seeded hasher, the clock and the process id.
-pub(crate) fn random_id() -> u128 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = 0u128;
-    for round in 0..2u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(round);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_u32(std::process::id());
-        out = out << 64 | u128::from(h.finish());
-    }
-    out.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ pub(super) fn create(
     dir: &Path,
     options: &Options,
 ) -> Result<(u128, Vec<Arc<Segment>>, State, RecoveryReport)> {
-    let journal_id = new_journal_id();
+    let journal_id = random_id();
     let seg = Segment::create(storage, dir, journal_id, 0, options.segment_size_bytes)?;
     tracing::info!(dir = %dir.display(), journal_id = %format_args!("{journal_id:032x}"), "created a new journal");
     let report = RecoveryReport {
@@ -26,8 +26,9 @@ pub(super) fn create(
     Ok((journal_id, vec![Arc::new(seg)], State::default(), report))
 }
 
-/// 128 random bits from the OS-seeded hasher, the clock and the process id.
-fn new_journal_id() -> u128 {
+/// 128 random bits from the OS-seeded hasher, the clock and the process id, never 0
+/// (journal ids, and the archiver's writer ids).
+pub(crate) fn random_id() -> u128 {
     use std::hash::{BuildHasher, Hasher};
     let mut out = 0u128;
     for round in 0..2u64 {
