@@ -158,7 +158,11 @@ fn write_fixture() -> TestResult {
     names.sort_by_key(fs::DirEntry::file_name);
     for item in names {
         let name = item.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".seg") || name.ends_with(".snap") {
+        let ext = item
+            .path()
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned());
+        if matches!(ext.as_deref(), Some("seg" | "snap")) {
             fs::copy(item.path(), to.join(&name))?;
             let bytes = fs::read(item.path())?;
             println!(
