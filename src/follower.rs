@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::checkpoint::CheckpointRecord;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::format::frame::{FrameFault, FrameKind, FRAME_HEADER_LEN};
 use crate::lsn::Lsn;
@@ -156,11 +155,9 @@ impl JournalReader {
                 }
                 FrameKind::Checkpoint => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
-                    let record = CheckpointRecord::decode(&self.scratch).map_err(|e| {
-                        seg.corrupted(self.pos, CorruptionKind::Checkpoint(e.to_string()))
-                    })?;
+                    let frame = crate::reader::decode_checkpoint(&seg, lsn, &self.scratch)?;
                     self.pos += header.frame_len() as u64;
-                    return Ok(Some(Frame::Checkpoint { lsn, record }));
+                    return Ok(Some(frame));
                 }
                 FrameKind::Meta => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);

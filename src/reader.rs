@@ -162,10 +162,7 @@ impl Reader {
                 }
                 FrameKind::Checkpoint => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
-                    let record = CheckpointRecord::decode(&self.scratch).map_err(|e| {
-                        seg.corrupted(lsn.0, CorruptionKind::Checkpoint(e.to_string()))
-                    })?;
-                    return Ok(Some(Frame::Checkpoint { lsn, record }));
+                    return decode_checkpoint(&seg, lsn, &self.scratch).map(Some);
                 }
                 FrameKind::Meta => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
@@ -188,6 +185,14 @@ impl Reader {
             end: Lsn(self.log.frontier.published()),
         }
     }
+}
+
+/// The checkpoint frame at `lsn` of `seg`, whose payload is `payload`; a payload that
+/// does not decode is corruption at `lsn`.
+pub(crate) fn decode_checkpoint(seg: &Segment, lsn: Lsn, payload: &[u8]) -> Result<Frame> {
+    let record = CheckpointRecord::decode(payload)
+        .map_err(|e| seg.corrupted(lsn.0, CorruptionKind::Checkpoint(e.to_string())))?;
+    Ok(Frame::Checkpoint { lsn, record })
 }
 
 /// The meta frame at `lsn` of `seg`, whose payload is `payload`; a meta frame in a

@@ -3,11 +3,10 @@
 //! whose bytes do not decode is corruption of acknowledged data, named by file, LSN and
 //! offset.
 
-use crate::checkpoint::CheckpointRecord;
-use crate::error::{CorruptionKind, Result};
+use crate::error::Result;
 use crate::format::frame::FrameKind;
 use crate::lsn::Lsn;
-use crate::reader::{decode_meta, Frame};
+use crate::reader::{decode_checkpoint, decode_meta, Frame};
 use crate::segment::Segment;
 use crate::state::State;
 
@@ -24,15 +23,18 @@ pub(super) fn record(
 ) -> Result<()> {
     debug_assert!(seg.contains(pos));
     debug_assert!(matches!(kind, FrameKind::Checkpoint | FrameKind::Meta));
-    if kind == FrameKind::Meta {
-        if let Frame::Meta { lsn, record } = decode_meta(seg, Lsn(pos), payload)? {
-            state.apply_meta(lsn, record);
+    let frame = if kind == FrameKind::Meta {
+        decode_meta(seg, Lsn(pos), payload)?
+    } else {
+        decode_checkpoint(seg, Lsn(pos), payload)?
+    };
+    match frame {
+        Frame::Meta { lsn, record } => state.apply_meta(lsn, record),
+        Frame::Checkpoint { lsn, record } => {
+            state.apply_checkpoint(lsn, record);
+            report.checkpoints_replayed += 1;
         }
-        return Ok(());
+        Frame::Entries { .. } => {}
     }
-    let record = CheckpointRecord::decode(payload)
-        .map_err(|e| seg.corrupted(pos, CorruptionKind::Checkpoint(e.to_string())))?;
-    state.apply_checkpoint(Lsn(pos), record);
-    report.checkpoints_replayed += 1;
     Ok(())
 }
