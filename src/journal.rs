@@ -29,6 +29,9 @@ pub struct Journal {
     log: Arc<Log>,
     options: Options,
     report: RecoveryReport,
+    /// Readers trust the frames from here on: recovery validated them, or this process
+    /// wrote them (docs/DURABILITY.md "What a reader checks").
+    checked_from: Lsn,
     /// State folded up to `state.end`; advanced lazily by [`Journal::state`].
     state: Arc<Mutex<State>>,
     flusher: Mutex<Option<IntervalFlusher>>,
@@ -92,10 +95,13 @@ impl Journal {
         // Owner lease: decided before recovery changes anything.
         let (mut lease, takeover) = crate::lease::acquire(&storage, &dir, options.force_takeover)?;
         let recovered = recovery::recover(&*storage, &dir, options.recovery_mode)?;
-        let (journal_id, segments, state, mut report) = match recovered {
-            Some(r) => (r.journal_id, r.segments, r.state, r.report),
+        let (journal_id, segments, state, mut report, checked_from) = match recovered {
+            Some(r) => (r.journal_id, r.segments, r.state, r.report, r.checked_from),
             None if !options.create_if_missing => return Err(Error::NotFound { path: dir }),
-            None => create(&*storage, &dir, &options)?,
+            // A new journal: every frame in it will be written by this process.
+            None => {
+                create(&*storage, &dir, &options).map(|(i, s, st, r)| (i, s, st, r, Lsn::ZERO))?
+            }
         };
         // Format upgrade: appends never go to a segment of an older format version.
         let end = recovery::seal_older_format(&segments, report.end_lsn)?;
@@ -135,6 +141,7 @@ impl Journal {
             log,
             options,
             report,
+            checked_from,
             compactor,
             background: Mutex::new(background),
             state,
@@ -301,7 +308,9 @@ impl Journal {
             }
             Ok(())
         })?;
-        Ok(Reader::new(Arc::clone(&self.log), lsn).pinned(pin))
+        Ok(Reader::new(Arc::clone(&self.log), lsn)
+            .trusting(self.checked_from)
+            .pinned(pin))
     }
 
     /// A reader that follows the writer from `lsn`: [`Reader::try_next`] and

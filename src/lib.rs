@@ -71,7 +71,7 @@ pub use follower::JournalReader;
 pub use journal::Journal;
 pub use lsn::Lsn;
 pub use options::{Durability, Options, RecoveryMode};
-pub use reader::{Frame, Reader};
+pub use reader::{Frame, FrameRef, Reader};
 pub use recovery::{inspect, Inspection, RecoveryCase, RecoveryReport, SegmentInfo};
 pub use recovery::{SkippedSnapshot, SnapshotInfo};
 pub use state::{SourceState, State};

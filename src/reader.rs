@@ -1,17 +1,20 @@
 //! `Reader`: frames in LSN order from a starting LSN up to the published frontier,
-//! across segments, each validated (LSN-bound checksum) before it is returned.
+//! across segments, each validated (LSN-bound checksum) before it is returned, except
+//! the frames this process has already validated or written itself (see
+//! [`Reader::trusting`] and docs/DURABILITY.md "What a reader checks").
 
 use crate::append::Log;
 use crate::checkpoint::CheckpointRecord;
 use crate::entry::Entry;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::flush::advance_published;
-use crate::format::frame::{FrameKind, FRAME_HEADER_LEN};
+use crate::format::frame::{self, FrameFault, FrameHeader, FrameKind, FRAME_HEADER_LEN};
 use crate::lsn::Lsn;
 use crate::meta::MetaRecord;
 use crate::region;
 use crate::segment::Segment;
-use crate::sync::{lock, Arc};
+use crate::storage::Words;
+use crate::sync::{lock, Arc, Ordering};
 
 /// One frame of the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +55,73 @@ impl Frame {
     }
 }
 
+/// One frame borrowed from its [`Reader`] ([`Reader::next_ref`]): an entry frame's
+/// entries are in the reader's buffer, reused from frame to frame, so reading allocates
+/// nothing per entry frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameRef<'a> {
+    /// A batch of entries appended together.
+    Entries {
+        /// The frame's LSN.
+        lsn: Lsn,
+        /// The entries, in append order.
+        entries: &'a [Entry],
+    },
+    /// A checkpoint record.
+    Checkpoint {
+        /// The frame's LSN.
+        lsn: Lsn,
+        /// The record.
+        record: CheckpointRecord,
+    },
+    /// A checkpoint-coordination record (format version 2).
+    Meta {
+        /// The frame's LSN.
+        lsn: Lsn,
+        /// The record.
+        record: MetaRecord,
+    },
+}
+
+impl FrameRef<'_> {
+    /// The frame's LSN.
+    #[must_use]
+    pub fn lsn(&self) -> Lsn {
+        match self {
+            FrameRef::Entries { lsn, .. }
+            | FrameRef::Checkpoint { lsn, .. }
+            | FrameRef::Meta { lsn, .. } => *lsn,
+        }
+    }
+
+    /// The owned [`Frame`].
+    #[must_use]
+    pub fn to_frame(&self) -> Frame {
+        match self {
+            FrameRef::Entries { lsn, entries } => Frame::Entries {
+                lsn: *lsn,
+                entries: entries.to_vec(),
+            },
+            FrameRef::Checkpoint { lsn, record } => Frame::Checkpoint {
+                lsn: *lsn,
+                record: record.clone(),
+            },
+            FrameRef::Meta { lsn, record } => Frame::Meta {
+                lsn: *lsn,
+                record: record.clone(),
+            },
+        }
+    }
+}
+
+/// What [`Reader::advance`] found: an entry frame (its entries appended to the buffer it
+/// was given), or another frame.
+enum Found {
+    Entries(Lsn),
+    Other(Frame),
+}
+
 /// Iterator over frames from an LSN to the published frontier at each step.
 #[derive(Debug)]
 pub struct Reader {
@@ -61,6 +131,12 @@ pub struct Reader {
     first: bool,
     done: bool,
     scratch: Vec<u8>,
+    /// The entries of the last frame returned by [`Reader::next_ref`].
+    entries: Vec<Entry>,
+    /// Frames at or above this LSN were validated by this process's recovery or written
+    /// by this process, and are read without their checksum (the first frame is always
+    /// checked: it proves `from` is a frame boundary). `u64::MAX`: check every frame.
+    trusted_from: u64,
     /// Compaction: the pin that keeps this reader's segments from being retired.
     pin: Option<crate::compaction::Pin>,
 }
@@ -74,6 +150,8 @@ impl Reader {
             first: true,
             done: false,
             scratch: Vec::new(),
+            entries: Vec::new(),
+            trusted_from: u64::MAX,
             pin: None,
         }
     }
@@ -81,6 +159,13 @@ impl Reader {
     /// This reader, holding `pin` (moved forward as it enters later segments).
     pub(crate) fn pinned(mut self, pin: crate::compaction::Pin) -> Reader {
         self.pin = Some(pin);
+        self
+    }
+
+    /// This reader, reading the frames at or above `lsn` without their checksum: only
+    /// for a range this process validated frame by frame (recovery's scan) or wrote.
+    pub(crate) fn trusting(mut self, lsn: Lsn) -> Reader {
+        self.trusted_from = lsn.0;
         self
     }
 
@@ -96,6 +181,37 @@ impl Reader {
     /// [`Error::Corrupted`] for a published frame that fails validation.
     pub fn try_next(&mut self) -> Result<Option<Frame>> {
         self.step()
+    }
+
+    /// The next frame if it is already published, without waiting, borrowed from this
+    /// reader: an entry frame's entries are copied into a buffer the reader keeps and
+    /// reuses, where [`Reader::try_next`] allocates a `Vec` per entry frame.
+    ///
+    /// # Errors
+    /// As [`Reader::try_next`].
+    pub fn next_ref(&mut self) -> Result<Option<FrameRef<'_>>> {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.clear();
+        let found = self.advance(&mut entries);
+        self.entries = entries;
+        Ok(match found? {
+            None => None,
+            Some(Found::Entries(lsn)) => Some(FrameRef::Entries {
+                lsn,
+                entries: &self.entries,
+            }),
+            Some(Found::Other(Frame::Checkpoint { lsn, record })) => {
+                Some(FrameRef::Checkpoint { lsn, record })
+            }
+            Some(Found::Other(Frame::Meta { lsn, record })) => Some(FrameRef::Meta { lsn, record }),
+            Some(Found::Other(Frame::Entries { lsn, entries })) => {
+                self.entries = entries;
+                Some(FrameRef::Entries {
+                    lsn,
+                    entries: &self.entries,
+                })
+            }
+        })
     }
 
     /// The next frame, waiting up to `timeout` for a writer to publish it (polling with a
@@ -120,6 +236,17 @@ impl Reader {
     }
 
     fn step(&mut self) -> Result<Option<Frame>> {
+        // Each frame's own `Vec`, allocated at its exact size.
+        let mut entries = Vec::new();
+        Ok(match self.advance(&mut entries)? {
+            None => None,
+            Some(Found::Entries(lsn)) => Some(Frame::Entries { lsn, entries }),
+            Some(Found::Other(frame)) => Some(frame),
+        })
+    }
+
+    /// Reads the next published frame; an entry frame's entries go to the end of `out`.
+    fn advance(&mut self, out: &mut Vec<Entry>) -> Result<Option<Found>> {
         loop {
             if self.pos >= self.log.frontier.published() && self.pos >= advance_published(&self.log)
             {
@@ -135,15 +262,13 @@ impl Reader {
             }
             let at = seg.word_at(self.pos);
             let room_bytes = usize::try_from(room).unwrap_or(usize::MAX);
-            let mut entries = Vec::new();
-            let (header, copied) = match region::read_header_and_entries(
-                seg.data(),
-                at,
-                self.pos,
-                room_bytes,
-                &mut entries,
-            ) {
-                Ok(found) => found,
+            let read = if !self.first && self.pos >= self.trusted_from {
+                read_trusted(seg.data(), at, room_bytes, out)
+            } else {
+                read_checked(seg.data(), at, self.pos, room_bytes, out)
+            };
+            let header = match read {
+                Ok(header) => header,
                 Err(_) if self.first => return Err(self.invalid_lsn()),
                 Err(fault) => return Err(seg.corrupted(self.pos, CorruptionKind::Frame(fault))),
             };
@@ -152,21 +277,15 @@ impl Reader {
             self.pos += header.frame_len() as u64;
             match header.kind {
                 FrameKind::Padding => {}
-                FrameKind::Entries => {
-                    if !copied {
-                        // Exactly the frame's entries: one allocation, never grown.
-                        entries = Vec::with_capacity(header.len as usize / crate::entry::ENTRY_LEN);
-                        region::read_entries(seg.data(), at, &header, &mut entries);
-                    }
-                    return Ok(Some(Frame::Entries { lsn, entries }));
-                }
+                FrameKind::Entries => return Ok(Some(Found::Entries(lsn))),
                 FrameKind::Checkpoint => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
-                    return decode_checkpoint(&seg, lsn, &self.scratch).map(Some);
+                    return decode_checkpoint(&seg, lsn, &self.scratch)
+                        .map(|f| Some(Found::Other(f)));
                 }
                 FrameKind::Meta => {
                     region::read_bytes(seg.data(), at, &header, &mut self.scratch);
-                    return decode_meta(&seg, lsn, &self.scratch).map(Some);
+                    return decode_meta(&seg, lsn, &self.scratch).map(|f| Some(Found::Other(f)));
                 }
             }
         }
@@ -185,6 +304,45 @@ impl Reader {
             end: Lsn(self.log.frontier.published()),
         }
     }
+}
+
+/// Reads and fully validates the frame at word `at` (LSN `lsn`, `room` bytes to the end
+/// of its segment); an entry frame's entries go to the end of `out` (reserved exactly).
+fn read_checked<W: Words + ?Sized>(
+    mem: &W,
+    at: usize,
+    lsn: u64,
+    room: usize,
+    out: &mut Vec<Entry>,
+) -> std::result::Result<FrameHeader, FrameFault> {
+    let (header, copied) = region::read_header_and_entries(mem, at, lsn, room, out)?;
+    if header.kind == FrameKind::Entries && !copied {
+        out.reserve_exact(header.len as usize / crate::entry::ENTRY_LEN);
+        region::read_entries(mem, at, &header, out);
+    }
+    Ok(header)
+}
+
+/// Reads the frame at word `at` checking its header's fields and extent but not its
+/// checksum: for frames this process validated or wrote (`Reader::trusting`).
+fn read_trusted<W: Words + ?Sized>(
+    mem: &W,
+    at: usize,
+    room: usize,
+    out: &mut Vec<Entry>,
+) -> std::result::Result<FrameHeader, FrameFault> {
+    // Acquire: pairs with the release store in `publish`.
+    let w0 = u64::from_le(
+        mem.load(at, Ordering::Acquire)
+            .ok_or(FrameFault::BadLength)?,
+    );
+    let w1 = u64::from_le(mem.load(at + 1, Ordering::Relaxed).unwrap_or(0));
+    let header = frame::check_fields(w0, w1, room)?;
+    if header.kind == FrameKind::Entries {
+        out.reserve_exact(header.len as usize / crate::entry::ENTRY_LEN);
+        region::read_entries(mem, at, &header, out);
+    }
+    Ok(header)
 }
 
 /// The checkpoint frame at `lsn` of `seg`, whose payload is `payload`; a payload that

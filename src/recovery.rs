@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::entry::ENTRY_LEN;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::format::frame::{FrameFault, FrameKind, FRAME_HEADER_LEN};
 use crate::format::limits::{SEGMENTS_SCANNED_MAX, SEGMENT_SIZE_ALIGN_BYTES as SEGMENT_SIZE_ALIGN};
@@ -52,6 +53,11 @@ pub(crate) struct Recovered {
     pub(crate) segments: Vec<Arc<Segment>>,
     pub(crate) state: State,
     pub(crate) report: RecoveryReport,
+    /// Every frame from this LSN to `report.end_lsn` was validated, checksum included,
+    /// by this recovery's scan (readers of this process may trust them; see
+    /// docs/DURABILITY.md "What a reader checks"). A scan that skips frames must not
+    /// leave them above this bound.
+    pub(crate) checked_from: Lsn,
 }
 
 /// Analyses the journal in `dir` as opening it in `mode` would — segments, replay, the
@@ -135,6 +141,7 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
     report.segments_scanned = segments.len();
     let start = snapshots::choose(ctx, &segments, &mut report)?;
     let mut state = start.state;
+    let checked_from = Lsn(start.from.max(first.base()));
     let end = scan(&segments, start.from, &mut state, &mut report)?;
     let end = match end {
         ScanEnd::Full(end) => end,
@@ -167,6 +174,7 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
         segments,
         state,
         report,
+        checked_from,
     }))
 }
 
@@ -314,28 +322,29 @@ fn scan(
 ) -> Result<ScanEnd> {
     let mut claim = 0u64;
     let mut scratch = Vec::new();
-    let mut entries = Vec::new();
+    let mut folds = replay::Folds::default();
     let mut end = segments.first().map_or(0, |s| s.base()).max(from);
     for seg in segments.iter().filter(|s| s.end() > from) {
         let mut pos = seg.base().max(from);
         while seg.end() - pos >= FRAME_HEADER_LEN as u64 {
             let at = seg.word_at(pos);
             let room = usize::try_from(seg.end() - pos).unwrap_or(usize::MAX);
-            let header = match region::read_header(seg.data(), at, pos, room) {
+            let header = match replay::frame(seg.data(), at, pos, room, &mut folds) {
                 Ok(h) => h,
-                Err(fault) => return Ok(ScanEnd::Invalid { pos, fault, claim }),
+                Err(fault) => {
+                    folds.commit(state);
+                    return Ok(ScanEnd::Invalid { pos, fault, claim });
+                }
             };
             claim = claim.max(header.durable_claim(pos));
             report.frames_scanned += 1;
             match header.kind {
                 FrameKind::Padding => {}
                 FrameKind::Entries => {
-                    entries.clear();
-                    region::read_entries(seg.data(), at, &header, &mut entries);
-                    state.apply_entries(&entries);
-                    report.entries_replayed += entries.len() as u64;
+                    report.entries_replayed += u64::from(header.len) / ENTRY_LEN as u64;
                 }
                 FrameKind::Checkpoint | FrameKind::Meta => {
+                    folds.commit(state);
                     region::read_bytes(seg.data(), at, &header, &mut scratch);
                     replay::record(seg, pos, header.kind, &scratch, state, report)?;
                 }
@@ -344,6 +353,7 @@ fn scan(
         }
         end = seg.end();
     }
+    folds.commit(state);
     report.durable_claim = Lsn(claim);
     Ok(ScanEnd::Full(end))
 }
