@@ -6,7 +6,10 @@
 //! Group commit is the leader/follower scheme of `PostgreSQL`'s WAL flush and `RocksDB`'s
 //! write group: one flusher at a time holds `flush_lock`; a caller that arrives during
 //! a flush waits for the lock, finds its LSN covered by the flush that just finished,
-//! and returns without a system call of its own.
+//! and returns without a system call of its own. Before it syncs, a leader waits briefly
+//! for the writers the last flush served to come back (`PostgreSQL`'s `commit_delay` /
+//! `commit_siblings`, made adaptive): without that, writers that each wait for their own
+//! append split into two cohorts, one synced while the other gathers.
 //!
 //! Invariant: `durable <= published <= reserved end`. An msync/fdatasync failure sets
 //! `poisoned` before the lock is released, so no caller can observe a durable frontier
@@ -26,6 +29,39 @@ use crate::sync::{
     self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, Ordering, TryLockError,
 };
 
+mod interval;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use interval::IntervalFlusher;
+
+/// The flush epoch and the counts behind the adaptive gather, under `Frontier::waiters`.
+#[derive(Debug, Default)]
+struct Waiters {
+    /// Advanced each time a leader finishes, and whenever the durable frontier or the
+    /// poison flag changes.
+    epoch: u64,
+    /// Callers that entered `flush_to` with their LSN not yet durable, ever.
+    arrivals: u64,
+    /// `arrivals` when the last leader took its snapshot of the published frontier:
+    /// callers counted after it wait for the next flush.
+    mark: u64,
+    /// `mark` of the flush before the last one.
+    prev_mark: u64,
+    /// Callers the last flush served or left waiting: those counted between the
+    /// previous flush's snapshot and the end of the last one. The next leader waits
+    /// (bounded) until as many are pending, so that writers who alternate between two
+    /// flushes share one.
+    writers: u64,
+    /// A leader is waiting on `gathered`.
+    gathering: bool,
+}
+
+/// The adaptive gather waits at most the last sync's duration divided by this.
+const GATHER_SYNC_DIVISOR: u64 = 2;
+/// Longest adaptive gather, whatever the last sync took.
+const GATHER_ADAPTIVE_MAX: Duration = Duration::from_millis(1);
+
 /// Frontier state shared by appenders, flushers and readers.
 #[derive(Debug)]
 pub struct Frontier {
@@ -43,10 +79,14 @@ pub struct Frontier {
     /// Flushes that reached storage (for group-commit statistics and tests).
     flushes: AtomicU64,
     durable_changed: Condvar,
-    /// The flush epoch: advanced (under this lock) each time a leader finishes, and
-    /// whenever the durable frontier or the poison flag changes; followers and
-    /// `wait_durable` sleep on `durable_changed` with it held.
-    waiters: Mutex<u64>,
+    /// The flush epoch and the group-commit counts (see [`Waiters`]); followers and
+    /// `wait_durable` sleep on `durable_changed` with it held, a gathering leader on
+    /// `gathered`.
+    waiters: Mutex<Waiters>,
+    /// Signalled when enough callers have arrived for a gathering leader.
+    gathered: Condvar,
+    /// Nanoseconds the last successful sync took (bounds the adaptive gather).
+    last_sync_ns: AtomicU64,
     // --- stats (Journal::stats) ---
     /// Syncs' bytes and latency histogram, recorded by the leader.
     pub(crate) flush_stats: FlushCounters,
@@ -64,7 +104,9 @@ impl Frontier {
             flush_lock: Mutex::new(()),
             flushes: AtomicU64::new(0),
             durable_changed: Condvar::new(),
-            waiters: Mutex::new(0),
+            waiters: Mutex::new(Waiters::default()),
+            gathered: Condvar::new(),
+            last_sync_ns: AtomicU64::new(0),
             flush_stats: FlushCounters::default(),
         }
     }
@@ -139,8 +181,10 @@ pub trait FlushTarget {
 /// Bounds on how long a group-commit leader waits for company before it syncs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GroupCommit {
-    /// Longest wait for more appends to join a flush (zero: sync at once; callers that
-    /// arrive during a sync join the next one anyway).
+    /// Longest wait for more appends to join a flush. Zero (the default): adaptive, the
+    /// leader waits until as many callers are pending as the last flush served or left
+    /// waiting, at most half as long as the last sync took (and at most 1 ms); a lone
+    /// writer never waits. Callers that arrive during a sync join the next one anyway.
     pub max_delay: Duration,
     /// Stop waiting once this many bytes are pending (zero: no byte bound).
     pub max_bytes: u64,
@@ -169,12 +213,13 @@ impl Frontier {
     /// back to the leader that just released it, and each follower would then sync
     /// alone): it sleeps until that flush ends, finds its frame covered, and returns.
     pub fn flush_to(&self, lsn: u64, group: GroupCommit, target: &impl FlushTarget) -> Result<u64> {
+        let mut arrived = false;
         loop {
             self.check_poison()?;
             if self.durable_now() >= lsn {
                 return Ok(self.durable_now());
             }
-            let epoch = *lock(&self.waiters);
+            let epoch = self.arrive(&mut arrived);
             let guard = match self.flush_lock.try_lock() {
                 Ok(guard) => guard,
                 Err(TryLockError::Poisoned(p)) => p.into_inner(),
@@ -192,12 +237,26 @@ impl Frontier {
         }
     }
 
+    /// Counts this caller once (waking a gathering leader once enough are pending) and
+    /// returns the flush epoch.
+    fn arrive(&self, arrived: &mut bool) -> u64 {
+        let mut w = lock(&self.waiters);
+        if !*arrived {
+            *arrived = true;
+            w.arrivals += 1;
+            if w.gathering && w.arrivals.saturating_sub(w.mark) >= w.writers {
+                self.gathered.notify_one();
+            }
+        }
+        w.epoch
+    }
+
     /// Sleeps until the flush running now ends (the flush epoch moves past `epoch`), or
     /// `lsn` is durable. Checked under `waiters`, where the leader advances the epoch, so
     /// the wake-up cannot be missed.
     fn follow(&self, epoch: u64, lsn: u64) {
         let mut current = lock(&self.waiters);
-        while *current == epoch
+        while current.epoch == epoch
             && self.durable_now() < lsn
             && !self.poisoned.load(Ordering::Acquire)
         {
@@ -215,7 +274,12 @@ impl Frontier {
         if self.durable_now() >= lsn {
             return Ok(self.durable_now());
         }
-        self.gather(group, target);
+        if group.max_delay.is_zero() {
+            self.gather_adaptive();
+        } else {
+            self.gather(group, target);
+        }
+        self.take_mark();
         let mut round = 0;
         let mut published = self.advance(target);
         // A deliberately broken variant for loom-tests/README.md: trusts the caller's
@@ -232,7 +296,10 @@ impl Frontier {
         let outcome = target.sync(from, published);
         match &outcome {
             Ok(()) => {
-                self.flush_stats.record(published - from, started.elapsed());
+                let took = started.elapsed();
+                self.flush_stats.record(published - from, took);
+                let took_ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+                self.last_sync_ns.store(took_ns, Ordering::Relaxed);
                 self.flushes.fetch_add(1, Ordering::Relaxed);
                 debug_assert!(published >= from);
                 // Release: pairs with the Acquire in `Frontier::durable`.
@@ -241,6 +308,49 @@ impl Frontier {
             Err(err) => self.poison(err),
         }
         outcome.map(|()| published)
+    }
+
+    /// Marks the callers counted so far as served by the flush about to snapshot the
+    /// published frontier.
+    fn take_mark(&self) {
+        let mut w = lock(&self.waiters);
+        w.prev_mark = w.mark;
+        w.mark = w.arrivals;
+    }
+
+    /// Waits (as group-commit leader, before its snapshot) until as many callers are
+    /// pending as the last flush served or left waiting, at most a fraction of the last
+    /// sync's duration. Writers that each wait for their own append otherwise split into
+    /// two cohorts, one synced while the other gathers, and a flush carries half of them;
+    /// waiting a little for the other half costs less than a second sync. A lone writer
+    /// never waits (it was the only caller of the last flush).
+    fn gather_adaptive(&self) {
+        if cfg!(loom) {
+            return;
+        }
+        let bound =
+            Duration::from_nanos(self.last_sync_ns.load(Ordering::Relaxed) / GATHER_SYNC_DIVISOR)
+                .min(GATHER_ADAPTIVE_MAX);
+        if bound.is_zero() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + bound;
+        let mut w = lock(&self.waiters);
+        if w.writers <= 1 {
+            return;
+        }
+        w.gathering = true;
+        while w.arrivals.saturating_sub(w.mark) < w.writers {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            w = match self.gathered.wait_timeout(w, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        w.gathering = false;
     }
 
     /// Waits (as group-commit leader) for more appends, within the configured bounds.
@@ -268,8 +378,9 @@ impl Frontier {
     fn wake_waiters(&self) {
         // The flush epoch moves under `waiters`, which orders this notify after any
         // follower's check-then-wait.
-        let mut epoch = lock(&self.waiters);
-        *epoch = epoch.wrapping_add(1);
+        let mut w = lock(&self.waiters);
+        w.epoch = w.epoch.wrapping_add(1);
+        w.writers = w.arrivals.saturating_sub(w.prev_mark);
         self.durable_changed.notify_all();
     }
 }
@@ -371,52 +482,6 @@ impl Frontier {
                     Err(poisoned) => poisoned.into_inner(),
                 },
             };
-        }
-    }
-}
-
-/// The background flusher of `Durability::Interval`.
-#[derive(Debug)]
-pub(crate) struct IntervalFlusher {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl IntervalFlusher {
-    pub(crate) fn start(log: &Arc<Log>, every: Duration) -> IntervalFlusher {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let log = Arc::clone(log);
-        let stop2 = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("cpj-flusher".into())
-            .spawn(move || interval_loop(&log, &stop2, every))
-            .ok();
-        IntervalFlusher { stop, handle }
-    }
-
-    pub(crate) fn stop(&mut self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn interval_loop(log: &Log, stop: &(Mutex<bool>, Condvar), every: Duration) {
-    let mut stopped = lock(&stop.0);
-    while !*stopped {
-        stopped = match stop.1.wait_timeout(stopped, every) {
-            Ok((g, _)) => g,
-            Err(p) => p.into_inner().0,
-        };
-        if *stopped {
-            break;
-        }
-        let target = log.reserved_end();
-        if let Err(e) = flush_to(log, target) {
-            tracing::error!(error = %e, "interval flush failed; the journal is poisoned");
-            break;
         }
     }
 }

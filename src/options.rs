@@ -62,8 +62,10 @@ pub struct Options {
     pub create_if_missing: bool,
     /// Create and prefault the next segment in the background, so roll-over does not stall.
     pub preallocate: bool,
-    /// `Sync` mode: how long a flush leader waits for more appends to share its sync
-    /// (zero: no wait; appends that arrive during a sync share the next one anyway).
+    /// `Sync` mode: how long a flush leader waits for more appends to share its sync.
+    /// Zero (the default): adaptive, the leader waits for as many callers as the last
+    /// flush served, at most half the last sync's duration (1 ms at most); a lone writer
+    /// never waits. Appends that arrive during a sync share the next one anyway.
     pub group_commit_max_delay: Duration,
     /// `Sync` mode: a waiting leader syncs at once when this many bytes are pending
     /// (zero: no byte bound).
