@@ -23,7 +23,10 @@ use crate::stats::counters::{AppendCounters, CounterBlock, ThreadCounters};
 use crate::storage::Storage;
 use crate::sync::{self, lock, Arc, AtomicU64, Mutex, Ordering};
 
+mod disk;
 mod prealloc;
+
+pub(crate) use disk::Disk;
 
 /// Writable segments remembered per generation (older ones are only read).
 const WRITABLE_KEPT: usize = 8;
@@ -102,6 +105,8 @@ pub(crate) struct Log {
     pub(crate) group_commit: GroupCommit,
     /// The preallocator's request channel and thread; both taken by `stop_preallocator`.
     preallocator: Mutex<Option<(mpsc::Sender<u64>, std::thread::JoinHandle<()>)>>,
+    /// Segment recycling and the bound on segment bytes (`append/disk.rs`).
+    pub(crate) disk: Disk,
     // --- stats (Journal::stats) ---
     /// Per-thread append counts, bumped where a frame is written.
     pub(crate) appends: AppendCounters,
@@ -151,6 +156,7 @@ impl Log {
             frontier: Frontier::new(end.0),
             group_commit: GroupCommit::default(),
             preallocator: Mutex::new(None),
+            disk: Disk::default(),
             appends: AppendCounters::default(),
             compactions: crate::stats::counters::CompactionCounters::default(),
             #[cfg(feature = "tokio")]
@@ -382,6 +388,7 @@ impl Log {
             next_base = active.end()
         )
         .entered();
+        self.enforce_segment_limit()?;
         let next = self.obtain_segment(active.end())?;
         let mut table = lock(&self.segments);
         table.by_base.insert(next.base(), Arc::clone(&next));
@@ -408,16 +415,10 @@ impl Log {
         Ok(Arc::new(self.create_segment(base)?))
     }
 
-    /// Creates the segment at `base`; a failed sync on the way poisons the journal.
+    /// Creates (or recycles) the segment at `base`; a failed sync on the way poisons the
+    /// journal.
     fn create_segment(&self, base: u64) -> Result<Segment> {
-        Segment::create(
-            &*self.storage,
-            &self.dir,
-            self.journal_id,
-            base,
-            self.segment_size_bytes,
-        )
-        .inspect_err(|e| {
+        self.new_segment_file(base).inspect_err(|e| {
             if crate::segment::is_sync_failure(e) {
                 self.frontier.poison(e);
                 #[cfg(feature = "tokio")]

@@ -54,11 +54,13 @@ pub struct CompactionReport {
     pub floor: Lsn,
     /// Oldest LSN still in the journal afterwards.
     pub first_lsn: Lsn,
-    /// Segment files removed, oldest first.
+    /// Segment files retired, oldest first (removed, or kept for recycling).
     pub segments_retired: Vec<PathBuf>,
+    /// How many of them were kept for recycling (`Options::recycle_segments`).
+    pub segments_recycled: usize,
     /// Snapshot files removed.
     pub snapshots_pruned: Vec<PathBuf>,
-    /// Bytes of the files removed.
+    /// Bytes of the files removed (not those kept for recycling).
     pub bytes_freed: u64,
     /// Time taken.
     pub duration: Duration,
@@ -245,17 +247,19 @@ fn detach_segments(log: &Log, floor: u64, report: &mut CompactionReport) -> Vec<
     retired
 }
 
-/// Removes the files of detached segments, lowest first, then syncs the directory.
+/// Removes (or keeps for recycling) the files of detached segments, lowest first, then
+/// syncs the directory.
 fn remove_segments(
     log: &Log,
     retired: &[Arc<Segment>],
     report: &mut CompactionReport,
 ) -> Result<()> {
     for seg in retired {
-        log.storage
-            .remove_file(&seg.path)
-            .map_err(|e| Error::io(&seg.path, "remove retired segment", e))?;
-        report.bytes_freed += seg.header.segment_size_bytes;
+        if log.retire_file(seg)? {
+            report.segments_recycled += 1;
+        } else {
+            report.bytes_freed += seg.header.segment_size_bytes;
+        }
         report.segments_retired.push(seg.path.clone());
     }
     if !retired.is_empty() {

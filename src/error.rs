@@ -30,6 +30,20 @@ pub enum Error {
         /// Bytes that were asked for.
         bytes: u64,
     },
+    /// A roll-over would take the segment files over `Options::max_segment_bytes`, and a
+    /// compaction run first could not retire enough; nothing acknowledged was lost.
+    SegmentLimit {
+        /// The journal directory.
+        dir: PathBuf,
+        /// The bound.
+        limit: u64,
+        /// Bytes the segment files would take with the next segment.
+        needed: u64,
+        /// The compaction's floor: segments from it on are still needed.
+        floor: Lsn,
+        /// The oldest LSN still in the journal.
+        first: Lsn,
+    },
     /// Another handle (this process or another) holds the journal's writer lock.
     Locked {
         /// The lock file.
@@ -269,6 +283,7 @@ impl fmt::Display for Error {
                  free disk space or compact the journal, then retry",
                 path.display()
             ),
+            Error::SegmentLimit { .. } => segment_limit_text(self, f),
             Error::Locked { path, holder } => write!(
                 f,
                 "journal is locked by {holder} (lock file {}); stop that process, or open a \
@@ -447,6 +462,30 @@ impl std::error::Error for Error {
     }
 }
 
+/// The text of [`Error::SegmentLimit`].
+fn segment_limit_text(err: &Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let Error::SegmentLimit {
+        dir,
+        limit,
+        needed,
+        floor,
+        first,
+    } = err
+    else {
+        return Ok(());
+    };
+    write!(
+        f,
+        "the segment files of {} would take {needed} bytes, over max_segment_bytes \
+         ({limit}), and compaction could not retire more: the journal starts at LSN \
+         {first} and everything from LSN {floor} on is still needed by a reader or \
+         cursor position, a retained checkpoint or a kept snapshot; nothing \
+         acknowledged was lost: advance or drop those readers and cursors, lower \
+         retention, or raise the bound, then retry",
+        dir.display()
+    )
+}
+
 impl Error {
     /// Wraps an I/O error with its path and operation, recognising a full disk.
     #[must_use]
@@ -458,11 +497,12 @@ impl Error {
         }
     }
 
-    /// Whether this error is a full disk, in either wrapping.
+    /// Whether this error is a full disk, in either wrapping, or the journal's own bound
+    /// on segment bytes ([`Error::SegmentLimit`]).
     #[must_use]
     pub fn is_storage_full(&self) -> bool {
         match self {
-            Error::StorageFull { .. } => true,
+            Error::StorageFull { .. } | Error::SegmentLimit { .. } => true,
             Error::Io { source, .. } => source.kind() == io::ErrorKind::StorageFull,
             _ => false,
         }

@@ -141,6 +141,7 @@ impl JournalReader {
                 usize::try_from(room).unwrap_or(usize::MAX),
             ) {
                 Ok(h) => h,
+                Err(_) if !self.still_named(&seg) => return Err(self.compacted()),
                 Err(FrameFault::Unwritten) => return Ok(None),
                 Err(fault) => return Err(seg.corrupted(self.pos, CorruptionKind::Frame(fault))),
             };
@@ -177,6 +178,36 @@ impl JournalReader {
     /// As [`JournalReader::try_next`].
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Frame>> {
         crate::reader::poll_until(timeout, || self.try_next())
+    }
+
+    /// Whether `seg` still has its name. A segment compaction retired may be recycled:
+    /// its file renamed, zeroed and reused at a new base, under this reader's mapping.
+    /// Checked only when a frame does not validate (rare but at the tail, where the
+    /// newest segment is never retired).
+    fn still_named(&self, seg: &Segment) -> bool {
+        if self.segments.keys().next_back() == Some(&seg.base()) {
+            return true;
+        }
+        let name = seg.path.file_name();
+        self.storage.list_dir(&self.dir).map_or(true, |items| {
+            items.iter().any(|i| Some(i.name.as_os_str()) == name)
+        })
+    }
+
+    /// The error of a position whose segment compaction retired under this reader.
+    fn compacted(&mut self) -> Error {
+        let requested = Lsn(self.pos);
+        let _ = self.refresh();
+        let oldest = self.segments.keys().next().copied().unwrap_or(self.pos);
+        let snapshot = crate::snapshot::list(&*self.storage, &self.dir)
+            .ok()
+            .and_then(|l| l.snapshots.first().map(|(lsn, _)| *lsn))
+            .unwrap_or(oldest);
+        Error::Compacted {
+            requested,
+            oldest_available: Lsn(oldest),
+            snapshot_lsn: Lsn(snapshot),
+        }
     }
 
     fn segment_for(&mut self, pos: u64) -> Result<Option<Arc<Segment>>> {

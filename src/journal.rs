@@ -19,7 +19,7 @@ use crate::reader::{Frame, Reader};
 use crate::recovery::{self, RecoveryReport};
 use crate::state::State;
 use crate::storage::{DirLock, FsStorage, Storage};
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{lock, Arc, Mutex, Weak};
 
 pub(crate) mod create;
 use create::create;
@@ -119,7 +119,13 @@ impl Journal {
             max_delay: options.group_commit_max_delay,
             max_bytes: options.group_commit_max_bytes,
         };
-        let log = Arc::new(log);
+        let state = Arc::new(Mutex::new(state));
+        let compactor = Arc::new(Compactor::new(
+            Arc::clone(&state),
+            options.keep_snapshots,
+            report.snapshot.as_ref().map(|s| s.lsn),
+        ));
+        let log = with_disk_policy(log, &options, &compactor);
         if options.preallocate {
             log.start_preallocator();
         }
@@ -127,12 +133,6 @@ impl Journal {
             Durability::Interval(every) => Some(IntervalFlusher::start(&log, every)),
             _ => None,
         };
-        let state = Arc::new(Mutex::new(state));
-        let compactor = Arc::new(Compactor::new(
-            Arc::clone(&state),
-            options.keep_snapshots,
-            report.snapshot.as_ref().map(|s| s.lsn),
-        ));
         let background = options
             .compaction
             .and_then(|policy| Background::start(&log, &compactor, policy));
@@ -473,6 +473,8 @@ impl Journal {
         flush::flush_all(&self.log)?;
         self.log.append_marker()?;
         flush::flush_all(&self.log)?;
+        // Retired files kept for recycling are not part of the journal.
+        self.log.drop_free_files();
         Ok(())
     }
 }
@@ -490,4 +492,22 @@ impl Drop for Journal {
             }
         }
     }
+}
+
+/// `log` in an `Arc`, with the segment recycling and bound of `options`; a roll-over
+/// over the bound runs `compactor` (holding the log weakly: no cycle).
+fn with_disk_policy(mut log: Log, options: &Options, compactor: &Arc<Compactor>) -> Arc<Log> {
+    log.disk.recycle = options.recycle_segments;
+    log.disk.max_segment_bytes = options.max_segment_bytes;
+    Arc::new_cyclic(|me: &Weak<Log>| {
+        let (me, compactor, dir) = (me.clone(), Arc::clone(compactor), log.dir.clone());
+        log.disk.compact = Some(Box::new(move || {
+            let closing = || std::io::Error::other("the journal is closing");
+            let log = me
+                .upgrade()
+                .ok_or_else(|| Error::io(&dir, "compact", closing()))?;
+            compactor.run(&log)
+        }));
+        log
+    })
 }

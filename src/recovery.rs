@@ -30,6 +30,7 @@ use crate::state::State;
 use crate::storage::{Storage, Words};
 use crate::sync::{Arc, Ordering};
 
+mod recycled;
 mod replay;
 mod report;
 mod seal;
@@ -44,7 +45,7 @@ pub use report::{Dropped, Inspection, RecoveryReport, SegmentInfo};
 pub use snapshots::{SkippedSnapshot, SnapshotInfo};
 pub use table::RecoveryCase;
 use table::{action, classify, Action, Evidence};
-use zero::next_non_zero;
+pub(crate) use zero::next_non_zero;
 
 /// The recovered journal: its segments, state, and where appends continue.
 #[derive(Debug)]
@@ -123,6 +124,7 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
         dry_run: !ctx.apply,
         ..RecoveryReport::default()
     };
+    recycled::remove_free_files(ctx, &mut report)?;
     let segments = open_segments(ctx, &mut report)?;
     if ctx.apply && !segments.is_empty() {
         // A segment created by a process that crashed before its directory fsync is
@@ -371,13 +373,6 @@ fn settle(
     let look = look_ahead(segments, pos);
     let claim = claim.max(look.claim);
     report.durable_claim = Lsn(claim);
-    let evidence = Evidence {
-        below: pos < claim,
-        valid_after: look.valid_frames > 0,
-        zero_after: look.zero,
-    };
-    let case = classify(evidence);
-    report.case = Some(case);
     let seg = segments
         .iter()
         .find(|s| s.contains(pos))
@@ -386,6 +381,14 @@ fn settle(
             first: report.first_lsn,
             end: Lsn(pos),
         })?;
+    let evidence = Evidence {
+        below: pos < claim,
+        valid_after: look.valid_frames > 0,
+        zero_after: look.zero,
+        stale: recycled::stale_at(seg, pos),
+    };
+    let case = classify(evidence);
+    report.case = Some(case);
     match action(case, ctx.mode) {
         Action::Accept => Ok(pos),
         Action::Fail if case == RecoveryCase::DurableDamage => Err(corrupt(
@@ -399,7 +402,7 @@ fn settle(
             lsn: Lsn(pos),
         }),
         Action::Truncate => {
-            report.dropped = Some(Dropped {
+            report.dropped = (case != RecoveryCase::StaleEnd).then(|| Dropped {
                 from: Lsn(pos),
                 to: Lsn(look.last_valid_end.max(pos)),
                 valid_frames: look.valid_frames,

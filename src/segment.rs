@@ -17,6 +17,9 @@ use crate::sync::{Arc, Ordering};
 
 /// Segment files are named `{base_lsn:016x}.seg`.
 pub(crate) const SEGMENT_SUFFIX: &str = ".seg";
+/// A retired segment kept for recycling: `{old_base_lsn:016x}.seg.free`. Never read as
+/// a segment; removed at open (a crash can leave one at any step of recycling).
+pub(crate) const FREE_SUFFIX: &str = ".seg.free";
 const HEADER_WORDS: usize = SEGMENT_HEADER_LEN / 8;
 
 /// The operation named by the error of a failed header msync at creation.
@@ -66,20 +69,65 @@ impl Segment {
             base_lsn,
             segment_size_bytes: size_bytes,
             created_at_ms: now_ms(),
+            recycled_from: None,
         };
-        let bytes = header.encode();
-        for (i, chunk) in bytes.chunks_exact(8).enumerate() {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            file.words()
-                .store(i, u64::from_le_bytes(b).to_le(), Ordering::Relaxed);
-        }
+        store_header(file.words(), &header);
         file.sync_range(0, SEGMENT_HEADER_LEN)
             .map_err(|e| Error::io(&path, OP_HEADER_SYNC, e))?;
         storage
             .sync_dir(dir)
             .map_err(|e| Error::io(dir, OP_DIR_SYNC, e))?;
         Ok(Segment { path, header, file })
+    }
+
+    /// Makes the retired segment file `free` (named by [`free_name`], its old base
+    /// `previous_base`) the segment at `base`: zeroes every non-zero data word, writes a
+    /// version-3 header naming `previous_base`, syncs the whole file, renames it to the
+    /// segment name and syncs the directory. Until the rename the file keeps its free
+    /// name, which open removes; after it, the file is an empty segment whose zeroes
+    /// are durable, exactly as a new one. `Ok(None)` if the file does not have the
+    /// segment size (the caller removes it and creates a new segment).
+    pub(crate) fn recycle(
+        storage: &dyn Storage,
+        dir: &Path,
+        free: &Path,
+        previous_base: u64,
+        (journal_id, base_lsn, size_bytes): (u128, u64, u64),
+    ) -> Result<Option<Segment>> {
+        let path = dir.join(file_name(base_lsn));
+        let _span =
+            tracing::debug_span!("segment_recycle", from = %free.display(), path = %path.display())
+                .entered();
+        let file = storage
+            .open_mapped(free)
+            .map_err(|e| Error::io(free, "map segment to recycle", e))?;
+        if (file.words().len() * 8) as u64 != size_bytes || previous_base >= base_lsn {
+            return Ok(None);
+        }
+        let words = file.words();
+        let mut at = HEADER_WORDS;
+        while let Some(found) = crate::recovery::next_non_zero(words, at) {
+            words.store(found, 0, Ordering::Relaxed);
+            at = found + 1;
+        }
+        let header = SegmentHeader {
+            format_version: FORMAT_VERSION,
+            journal_id,
+            base_lsn,
+            segment_size_bytes: size_bytes,
+            created_at_ms: now_ms(),
+            recycled_from: Some(previous_base),
+        };
+        store_header(words, &header);
+        file.sync_range(0, words.len() * 8)
+            .map_err(|e| Error::io(free, "msync recycled segment", e))?;
+        storage
+            .rename(free, &path)
+            .map_err(|e| Error::io(free, "rename recycled segment", e))?;
+        storage
+            .sync_dir(dir)
+            .map_err(|e| Error::io(dir, OP_DIR_SYNC, e))?;
+        Ok(Some(Segment { path, header, file }))
     }
 
     /// Maps an existing segment and validates its header against `expected_id` (if known)
@@ -223,6 +271,28 @@ impl Segment {
 /// `{base:016x}.seg`.
 pub(crate) fn file_name(base_lsn: u64) -> String {
     format!("{base_lsn:016x}{SEGMENT_SUFFIX}")
+}
+
+/// `{base:016x}.seg.free`: the retired segment at `base_lsn`, kept for recycling.
+pub(crate) fn free_name(base_lsn: u64) -> String {
+    format!("{base_lsn:016x}{FREE_SUFFIX}")
+}
+
+/// Whether `name` is a free (retired, kept for recycling) segment file's name.
+pub(crate) fn is_free_name(name: &OsStr) -> bool {
+    name.to_str().is_some_and(|n| {
+        n.strip_suffix(FREE_SUFFIX)
+            .is_some_and(|hex| parse_name(OsStr::new(&format!("{hex}{SEGMENT_SUFFIX}"))).is_some())
+    })
+}
+
+/// Writes `header`'s encoded fields into the first words of a segment mapping.
+fn store_header(words: &[SharedWord], header: &SegmentHeader) {
+    for (i, chunk) in header.encode().chunks_exact(8).enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        words.store(i, u64::from_le_bytes(b).to_le(), Ordering::Relaxed);
+    }
 }
 
 /// The base LSN a segment file name encodes, or `None` if it is not a segment name.

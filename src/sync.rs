@@ -28,6 +28,9 @@ pub(crate) use std::{
     thread,
 };
 
+/// `Weak`, std's in both builds, as `Arc` is.
+pub(crate) use std::sync::Weak;
+
 /// The error of `Mutex::try_lock`, std's in both builds (loom reuses it).
 pub(crate) use std::sync::TryLockError;
 

@@ -202,15 +202,15 @@ fn valid_v1_recovers_every_frame_exactly() -> TestResult {
     let state = journal.state()?;
     assert_eq!(state.last_checkpoint.as_ref().map(|c| c.1.id), Some(2));
     // Appends never go to a version-1 segment: opening sealed the second one with a
-    // padding frame, and the next append starts a third segment, of version 2.
+    // padding frame, and the next append starts a third segment, of the current version.
     let lsn = journal.append(entry(9999))?;
     assert_eq!(lsn, Lsn(SEALED_END));
     journal.close()?;
     let third = fs::read(seg(dir.path(), SEALED_END))?;
     assert_eq!(
         third[8..12],
-        2u32.to_le_bytes(),
-        "the new segment is version 2"
+        checkpoint_journal::format::FORMAT_VERSION.to_le_bytes(),
+        "the new segment is of the current version"
     );
     let second = fs::read(seg(dir.path(), 61_440))?;
     assert_eq!(

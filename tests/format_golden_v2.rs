@@ -200,9 +200,19 @@ fn valid_v2_recovers_every_frame_and_the_coordination_state() -> TestResult {
     assert_eq!(c.cursors["sink-a"].journal_id, CURSOR_JOURNAL_ID);
     let ids: Vec<u64> = c.retained.iter().map(|r| r.id).collect();
     assert_eq!(ids, [1, 2]);
-    // Appends continue in the version-2 segment, right after the close marker.
-    assert_eq!(journal.append(entry(1))?, report.end_lsn);
+    // Appends never go to a segment of an older version: opening sealed the last
+    // version-2 segment with a padding frame, and the next append starts a new one at
+    // the current version, where that segment ends.
+    let sealed_end = 2 * 61_440;
+    assert!(report.end_lsn.0 < sealed_end);
+    assert_eq!(journal.append(entry(1))?, Lsn(sealed_end));
     journal.close()?;
+    let third = fs::read(support::segment_path(dir.path(), sealed_end))?;
+    let header = SegmentHeader::decode(&third).map_err(|f| format!("{f:?}"))?;
+    assert_eq!(
+        header.format_version,
+        checkpoint_journal::format::FORMAT_VERSION
+    );
     Ok(())
 }
 

@@ -130,14 +130,14 @@ fn a_segment_from_another_journal_is_refused_naming_the_file() -> TestResult {
 fn an_unknown_format_version_is_upgrade_required() -> TestResult {
     let dir = support::tempdir()?;
     three_segments(dir.path())?;
-    set_version(&middle(dir.path()), 3, true)?;
+    set_version(&middle(dir.path()), 4, true)?;
     for err in refused(dir.path(), &middle(dir.path()))? {
         match err {
             Error::UpgradeRequired {
                 path,
                 found,
                 supported,
-            } => assert_eq!((path, found, supported), (middle(dir.path()), 3, 2)),
+            } => assert_eq!((path, found, supported), (middle(dir.path()), 4, 3)),
             other => return Err(format!("expected UpgradeRequired, got {other:?}").into()),
         }
     }
@@ -149,14 +149,14 @@ fn a_newer_version_in_the_first_segment_is_upgrade_required_even_with_a_stale_cr
     let dir = support::tempdir()?;
     three_segments(dir.path())?;
     let first = segment_path(dir.path(), 0);
-    set_version(&first, 3, false)?;
+    set_version(&first, 4, false)?;
     for err in refused(dir.path(), &first)? {
         assert!(
             matches!(
                 err,
                 Error::UpgradeRequired {
-                    found: 3,
-                    supported: 2,
+                    found: 4,
+                    supported: 3,
                     ..
                 }
             ),

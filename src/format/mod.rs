@@ -13,9 +13,10 @@ pub mod snapshot_file;
 /// Version of the segment and frame layout written by this build.
 ///
 /// Version history: 1, the first format (this crate 0.1); 2 adds meta frames (kind 4:
-/// checkpoint coordination records). Readers accept every version from
+/// checkpoint coordination records); 3 adds the segment header's `flags` and
+/// `previous_base_lsn` (segment recycling). Readers accept every version from
 /// [`FORMAT_VERSION_MIN_READ`]; new segments are always written at [`FORMAT_VERSION`].
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format version this build reads.
 pub const FORMAT_VERSION_MIN_READ: u32 = 1;

@@ -66,8 +66,9 @@ pub struct RecoveryReport {
     pub snapshot: Option<super::SnapshotInfo>,
     /// Newer snapshots that were not used, each with its reason, newest first.
     pub snapshots_skipped: Vec<super::SkippedSnapshot>,
-    /// Temporary files of a snapshot publication that never finished, removed. In a dry
-    /// run, the files opening would remove.
+    /// Temporary files of a snapshot publication that never finished, and retired
+    /// segment files kept for recycling (`*.seg.free`), removed. In a dry run, the files
+    /// opening would remove.
     pub temp_files_removed: Vec<PathBuf>,
     // Owner lease.
     /// The owner lease was taken over from an earlier owner (dead, or on another host

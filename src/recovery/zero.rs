@@ -8,7 +8,7 @@ use crate::sync::Ordering;
 const ZERO_SCAN_GROUP: usize = 16;
 
 /// Index of the first non-zero word of `data` at or after `from`.
-pub(super) fn next_non_zero(data: &[SharedWord], from: usize) -> Option<usize> {
+pub(crate) fn next_non_zero(data: &[SharedWord], from: usize) -> Option<usize> {
     let rest = data.get(from..)?;
     let mut groups = rest.chunks_exact(ZERO_SCAN_GROUP);
     let mut base = from;

@@ -90,6 +90,7 @@ pub(crate) fn case_name(case: RecoveryCase) -> &'static str {
         RecoveryCase::TornTail => "torn_tail",
         RecoveryCase::UnsyncedGap => "unsynced_gap",
         RecoveryCase::DurableDamage => "durable_damage",
+        RecoveryCase::StaleEnd => "stale_end",
     }
 }
 
@@ -98,6 +99,9 @@ pub(crate) fn case_words(case: Option<RecoveryCase>) -> &'static str {
     match case {
         None => "every segment is full of valid frames",
         Some(RecoveryCase::CleanEnd) => "clean end: never-written space follows the last frame",
+        Some(RecoveryCase::StaleEnd) => {
+            "stale end: frames of a recycled file's previous life follow the last frame (zeroed)"
+        }
         Some(RecoveryCase::TornTail) => {
             "torn tail: a write that never completed, after every durable claim"
         }

@@ -1,0 +1,231 @@
+//! Disk and memory over a long run, and Sync appends into recycled segments. Not a
+//! criterion bench: it prints one summary per run.
+//!
+//! - `long` (default): `CPJ_LONG_ENTRIES` entries (default 100 M; the 1 G run sets it) in batches of 1 000,
+//!   with background compaction every 256 MiB and default options otherwise (64 MiB
+//!   segments, preallocation on); at most `CPJ_LONG_RATE` entries/s if set (else
+//!   unpaced). `CPJ_LONG_RECYCLE=1` recycles retired segments; `CPJ_LONG_MAX_SEGMENT_BYTES`
+//!   bounds the segment files. Every 64 batches it samples the directory's size and
+//!   `VmRSS`, `RssFile`, `RssAnon` from `/proc/self/status`, and prints the peaks
+//!   against "live segment bytes + 64 MiB" (every live segment is mapped; the target
+//!   for resident memory is the mapped segments plus 64 MiB).
+//! - `sync` (`CPJ_LONG_MODE=sync`): `Durability::Sync` single-entry appends, p50 and
+//!   p99, into fresh (fallocated) segments and into recycled ones, alternating over
+//!   `ROUNDS` rounds in the same run.
+//!
+//! Run: `cargo bench --bench disk_long_run` (the journal lives in the temp directory,
+//! which is removed at the end).
+
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "printed sizes, rates and percentile positions"
+)]
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use checkpoint_journal::{Compaction, Durability, Entry, Journal, Options};
+
+const BATCH: u64 = 1_000;
+const MIB: f64 = 1024.0 * 1024.0;
+/// Sync appends timed per round and kind.
+const SYNC_APPENDS: usize = 4_000;
+/// Rounds of the Sync comparison, alternating fresh and recycled.
+const ROUNDS: usize = 5;
+/// Segment size of the Sync comparison.
+const SYNC_SEGMENT: u64 = 4 << 20;
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+fn batch(from: u64) -> Vec<Entry> {
+    (from..from + BATCH)
+        .map(|i| Entry::push((i % 64) as u16, i, i.cast_signed()))
+        .collect()
+}
+
+/// `(segment files, all files)` bytes of `dir`.
+fn dir_bytes(dir: &Path) -> (u64, u64) {
+    let mut out = (0, 0);
+    for item in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let len = item.metadata().map_or(0, |m| m.len());
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        if Path::new(name.as_ref())
+            .extension()
+            .is_some_and(|e| e == "seg")
+        {
+            out.0 += len;
+        }
+        out.1 += len;
+    }
+    out
+}
+
+/// `VmRSS`, `RssFile`, `RssAnon` of this process, bytes.
+fn rss() -> [u64; 3] {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    };
+    [field("VmRSS:"), field("RssFile:"), field("RssAnon:")]
+}
+
+#[derive(Default)]
+struct Peaks {
+    disk: u64,
+    live_segments: u64,
+    rss: [u64; 3],
+    /// Largest `VmRSS - live segment bytes` seen.
+    rss_over_segments: i64,
+}
+
+impl Peaks {
+    fn sample(&mut self, dir: &Path) {
+        let (segments, all) = dir_bytes(dir);
+        let now = rss();
+        self.disk = self.disk.max(all);
+        self.live_segments = self.live_segments.max(segments);
+        for (peak, v) in self.rss.iter_mut().zip(now) {
+            *peak = (*peak).max(v);
+        }
+        self.rss_over_segments = self
+            .rss_over_segments
+            .max(now[0].cast_signed() - segments.cast_signed());
+    }
+}
+
+fn long_run() {
+    let entries = env_u64("CPJ_LONG_ENTRIES").unwrap_or(100_000_000);
+    let rate = env_u64("CPJ_LONG_RATE");
+    let mut options = Options::default()
+        .compaction(Compaction::default().every_bytes(256 << 20))
+        .recycle_segments(env_u64("CPJ_LONG_RECYCLE") == Some(1));
+    if let Some(max) = env_u64("CPJ_LONG_MAX_SEGMENT_BYTES") {
+        options = options.max_segment_bytes(max);
+    }
+    let tmp = common::scratch_dir();
+    let dir = tmp.path().join("j");
+    let journal = Journal::open(&dir, options.clone()).expect("create");
+    let started = Instant::now();
+    let mut peaks = Peaks::default();
+    let mut at = 0;
+    while at < entries {
+        journal.append_batch(&batch(at)).expect("append_batch");
+        at += BATCH;
+        if (at / BATCH).is_multiple_of(64) {
+            peaks.sample(&dir);
+            if let Some(rate) = rate {
+                let due = Duration::from_secs_f64(at as f64 / rate as f64);
+                std::thread::sleep(due.saturating_sub(started.elapsed()));
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let runs = journal.stats().compaction.map_or(0, |c| c.runs);
+    journal.close().expect("close");
+    println!(
+        "long run: {entries} entries in {elapsed:.1?} ({:.2} M entries/s, rate limit {rate:?}), \
+         recycle {}, max_segment_bytes {:?}, {runs} compactions\n  \
+         peak directory {:.0} MiB (segments {:.0} MiB; without compaction {:.0} MiB)\n  \
+         peak VmRSS {:.0} MiB, RssFile {:.0} MiB, RssAnon {:.1} MiB; \
+         peak VmRSS - live segment bytes: {:.1} MiB (target: <= 64 MiB)",
+        entries as f64 / elapsed.as_secs_f64() / 1e6,
+        options.recycle_segments,
+        options.max_segment_bytes,
+        peaks.disk as f64 / MIB,
+        peaks.live_segments as f64 / MIB,
+        (entries * 24) as f64 / MIB,
+        peaks.rss[0] as f64 / MIB,
+        peaks.rss[1] as f64 / MIB,
+        peaks.rss[2] as f64 / MIB,
+        peaks.rss_over_segments as f64 / MIB,
+    );
+}
+
+/// Times `SYNC_APPENDS` Sync appends; returns the latencies, sorted.
+fn time_sync_appends(journal: &Journal, from: u64) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(SYNC_APPENDS);
+    for i in 0..SYNC_APPENDS as u64 {
+        let t = Instant::now();
+        journal.append(Entry::push(1, from + i, 0)).expect("append");
+        out.push(t.elapsed());
+    }
+    out.sort_unstable();
+    out
+}
+
+/// A Sync journal whose active segment is fresh (`recycle` false) or recycled.
+fn sync_journal(dir: &Path, recycle: bool) -> Journal {
+    let options = Options::default()
+        .segment_size_bytes(SYNC_SEGMENT)
+        .durability(Durability::Sync)
+        .recycle_segments(recycle);
+    let journal = Journal::open(dir, options).expect("open");
+    // Three segments' worth written and compacted away (kept for recycling or removed),
+    // then appends up to the start of a new segment.
+    let per_segment = (SYNC_SEGMENT - 4096) / (16 + 24 * BATCH);
+    for i in 0..=3 * per_segment {
+        journal.append_batch(&batch(i * BATCH)).expect("fill");
+    }
+    journal.compact().expect("compact");
+    let mut i = 3 * per_segment + 1;
+    let start = journal.end_lsn().0 / (SYNC_SEGMENT - 4096);
+    while journal.end_lsn().0 / (SYNC_SEGMENT - 4096) == start {
+        journal.append_batch(&batch(i * BATCH)).expect("fill");
+        i += 1;
+    }
+    journal
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p) as usize]
+}
+
+fn sync_run() {
+    let mut p50 = [Vec::new(), Vec::new()];
+    for round in 0..ROUNDS {
+        for (k, recycle) in [false, true].into_iter().enumerate() {
+            let tmp = common::scratch_dir();
+            let journal = sync_journal(&tmp.path().join("j"), recycle);
+            let times = time_sync_appends(&journal, 1 << 40);
+            println!(
+                "round {round} {}: p50 {:.1?} p99 {:.1?}",
+                if recycle { "recycled" } else { "fresh" },
+                percentile(&times, 0.5),
+                percentile(&times, 0.99)
+            );
+            p50[k].push(percentile(&times, 0.5));
+            journal.close().expect("close");
+        }
+    }
+    for v in &mut p50 {
+        v.sort_unstable();
+    }
+    let (fresh, recycled) = (p50[0][ROUNDS / 2], p50[1][ROUNDS / 2]);
+    println!(
+        "sync append p50, median of {ROUNDS} rounds of {SYNC_APPENDS}: fresh {fresh:.1?}, \
+         recycled {recycled:.1?}, recycled / fresh = {:.2}",
+        recycled.as_secs_f64() / fresh.as_secs_f64()
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    match std::env::var("CPJ_LONG_MODE").as_deref() {
+        Ok("sync") => sync_run(),
+        _ => long_run(),
+    }
+}
