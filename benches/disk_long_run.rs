@@ -9,9 +9,10 @@
 //!   `VmRSS`, `RssFile`, `RssAnon` from `/proc/self/status`, and prints the peaks
 //!   against "live segment bytes + 64 MiB" (every live segment is mapped; the target
 //!   for resident memory is the mapped segments plus 64 MiB).
-//! - `sync` (`CPJ_LONG_MODE=sync`): `Durability::Sync` single-entry appends, p50 and
-//!   p99, into fresh (fallocated) segments and into recycled ones, alternating over
-//!   `ROUNDS` rounds in the same run.
+//! - `sync` (`CPJ_LONG_MODE=sync`): `Durability::Sync` appends, p50 and p99, into fresh
+//!   (fallocated) segments and into recycled ones, one append to each in turn, over
+//!   `ROUNDS` rounds: single entries (about 100 share a page) and 170-entry batches (one
+//!   4 KiB frame each, so every append's sync is the first of its page).
 //!
 //! Run: `cargo bench --bench disk_long_run` (the journal lives in the temp directory,
 //! which is removed at the end).
@@ -34,7 +35,9 @@ use checkpoint_journal::{Compaction, Durability, Entry, Journal, Options};
 const BATCH: u64 = 1_000;
 const MIB: f64 = 1024.0 * 1024.0;
 /// Sync appends timed per round and kind.
-const SYNC_APPENDS: usize = 4_000;
+const SYNC_APPENDS: usize = 800;
+/// Entries per append in the page-sized runs: a 4 096-byte frame.
+const PAGE_BATCH: u64 = 170;
 /// Rounds of the Sync comparison, alternating fresh and recycled.
 const ROUNDS: usize = 5;
 /// Segment size of the Sync comparison.
@@ -153,15 +156,25 @@ fn long_run() {
     );
 }
 
-/// Times `SYNC_APPENDS` Sync appends; returns the latencies, sorted.
-fn time_sync_appends(journal: &Journal, from: u64) -> Vec<Duration> {
-    let mut out = Vec::with_capacity(SYNC_APPENDS);
+/// Times `SYNC_APPENDS` Sync appends of `per` entries to each journal, alternating
+/// one append to each (so that the shared disk's drift hits both alike); returns the
+/// latencies of each, sorted.
+fn time_sync_appends(journals: [&Journal; 2], per: u64) -> [Vec<Duration>; 2] {
+    let mut out = [
+        Vec::with_capacity(SYNC_APPENDS),
+        Vec::with_capacity(SYNC_APPENDS),
+    ];
     for i in 0..SYNC_APPENDS as u64 {
-        let t = Instant::now();
-        journal.append(Entry::push(1, from + i, 0)).expect("append");
-        out.push(t.elapsed());
+        let entries: Vec<Entry> = (0..per).map(|k| Entry::push(1, i * per + k, 0)).collect();
+        for (journal, times) in journals.iter().zip(out.iter_mut()) {
+            let t = Instant::now();
+            journal.append_batch(&entries).expect("append");
+            times.push(t.elapsed());
+        }
     }
-    out.sort_unstable();
+    for times in &mut out {
+        times.sort_unstable();
+    }
     out
 }
 
@@ -193,29 +206,36 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn sync_run() {
+    for per in [1, PAGE_BATCH] {
+        sync_compare(per);
+    }
+}
+
+fn sync_compare(per: u64) {
     let mut p50 = [Vec::new(), Vec::new()];
     for round in 0..ROUNDS {
-        for (k, recycle) in [false, true].into_iter().enumerate() {
-            let tmp = common::scratch_dir();
-            let journal = sync_journal(&tmp.path().join("j"), recycle);
-            let times = time_sync_appends(&journal, 1 << 40);
+        let (a, b) = (common::scratch_dir(), common::scratch_dir());
+        let fresh = sync_journal(&a.path().join("j"), false);
+        let recycled = sync_journal(&b.path().join("j"), true);
+        let times = time_sync_appends([&fresh, &recycled], per);
+        for (k, name) in ["fresh", "recycled"].into_iter().enumerate() {
             println!(
-                "round {round} {}: p50 {:.1?} p99 {:.1?}",
-                if recycle { "recycled" } else { "fresh" },
-                percentile(&times, 0.5),
-                percentile(&times, 0.99)
+                "{per} entries/append, round {round} {name}: p50 {:.1?} p99 {:.1?}",
+                percentile(&times[k], 0.5),
+                percentile(&times[k], 0.99)
             );
-            p50[k].push(percentile(&times, 0.5));
-            journal.close().expect("close");
+            p50[k].push(percentile(&times[k], 0.5));
         }
+        fresh.close().expect("close");
+        recycled.close().expect("close");
     }
     for v in &mut p50 {
         v.sort_unstable();
     }
     let (fresh, recycled) = (p50[0][ROUNDS / 2], p50[1][ROUNDS / 2]);
     println!(
-        "sync append p50, median of {ROUNDS} rounds of {SYNC_APPENDS}: fresh {fresh:.1?}, \
-         recycled {recycled:.1?}, recycled / fresh = {:.2}",
+        "sync append of {per} entries, p50, median of {ROUNDS} rounds of {SYNC_APPENDS} \
+         alternating appends: fresh {fresh:.1?}, recycled {recycled:.1?}, recycled / fresh = {:.2}",
         recycled.as_secs_f64() / fresh.as_secs_f64()
     );
 }

@@ -74,6 +74,14 @@ impl Segments {
         self.spare.is_some()
     }
 
+    /// Removes the segment at `base` from the table, the writable ones included (their
+    /// mapping, and a removed file's disk space, would otherwise live on until 8 newer
+    /// segments had pushed it out). For compaction, which never detaches the last one.
+    pub(crate) fn detach(&mut self, base: u64) -> Option<Arc<Segment>> {
+        self.writable.retain(|(_, s)| s.base() != base);
+        self.by_base.remove(&base)
+    }
+
     /// The writable segment of `generation` (the tail's 28-bit field), newest first.
     fn writable_for(&self, generation: u64) -> Option<&(u64, Arc<Segment>)> {
         self.writable

@@ -241,7 +241,7 @@ fn detach_segments(log: &Log, floor: u64, report: &mut CompactionReport) -> Vec<
         .collect();
     let retired: Vec<_> = doomed
         .iter()
-        .filter_map(|base| table.by_base.remove(base))
+        .filter_map(|base| table.detach(*base))
         .collect();
     report.first_lsn = Lsn(table.by_base.keys().next().copied().unwrap_or(0));
     retired

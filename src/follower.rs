@@ -141,8 +141,9 @@ impl JournalReader {
                 usize::try_from(room).unwrap_or(usize::MAX),
             ) {
                 Ok(h) => h,
-                Err(_) if !self.still_named(&seg) => return Err(self.compacted()),
+                Err(FrameFault::Unwritten) if seg.header_changed() => return Err(self.compacted()),
                 Err(FrameFault::Unwritten) => return Ok(None),
+                Err(_) if !self.still_named(&seg) => return Err(self.compacted()),
                 Err(fault) => return Err(seg.corrupted(self.pos, CorruptionKind::Frame(fault))),
             };
             let lsn = Lsn(self.pos);
@@ -182,8 +183,9 @@ impl JournalReader {
 
     /// Whether `seg` still has its name. A segment compaction retired may be recycled:
     /// its file renamed, zeroed and reused at a new base, under this reader's mapping.
-    /// Checked only when a frame does not validate (rare but at the tail, where the
-    /// newest segment is never retired).
+    /// Checked only when a frame fails validation (a zero publication word, the tail's
+    /// usual state, is checked against the header instead: recycling rewrites it right
+    /// after zeroing).
     fn still_named(&self, seg: &Segment) -> bool {
         if self.segments.keys().next_back() == Some(&seg.base()) {
             return true;

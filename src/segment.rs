@@ -200,6 +200,12 @@ impl Segment {
         })
     }
 
+    /// Whether the header in the mapping no longer is the one this segment was opened
+    /// with: the file was recycled (another process's compaction) under this mapping.
+    pub(crate) fn header_changed(&self) -> bool {
+        SegmentHeader::decode(&header_bytes(self.file.words())) != Ok(self.header)
+    }
+
     pub(crate) fn base(&self) -> u64 {
         self.header.base_lsn
     }

@@ -119,6 +119,13 @@ impl Log {
         live + spare + free + next
     }
 
+    /// Whether the preallocator may make a spare now without going over the bound.
+    pub(super) fn spare_fits(&self) -> bool {
+        self.disk
+            .max_segment_bytes
+            .is_none_or(|limit| self.segment_bytes_after_roll() <= limit)
+    }
+
     /// The disk bound at roll-over: with live segment bytes (plus the next segment) over
     /// `max_segment_bytes`, runs one compaction in the rolling thread and checks again.
     /// Appenders wait for the roll as they do for a segment creation, for at most one

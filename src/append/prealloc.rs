@@ -53,6 +53,10 @@ impl Log {
                 return;
             }
         }
+        if !self.spare_fits() {
+            // Over the segment bound: the roll-over compacts first, then creates it.
+            return;
+        }
         match self.create_segment(base) {
             Ok(seg) => lock(&self.segments).spare = Some(Arc::new(seg)),
             // The roll creates the segment itself and reports the error to its caller.
