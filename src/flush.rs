@@ -25,6 +25,7 @@ use crate::format::frame::FRAME_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::region;
 use crate::stats::counters::FlushCounters;
+use crate::stats::lag::LagClock;
 use crate::sync::{
     self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, Ordering, TryLockError,
 };
@@ -90,6 +91,9 @@ pub struct Frontier {
     // --- stats (Journal::stats) ---
     /// Syncs' bytes and latency histogram, recorded by the leader.
     pub(crate) flush_stats: FlushCounters,
+    /// When the durable frontier last caught up with the published one (the durable lag
+    /// in time), noted by the leader once per sync.
+    pub(crate) lag: LagClock,
 }
 
 impl Frontier {
@@ -108,6 +112,7 @@ impl Frontier {
             gathered: Condvar::new(),
             last_sync_ns: AtomicU64::new(0),
             flush_stats: FlushCounters::default(),
+            lag: LagClock::default(),
         }
     }
 
@@ -281,6 +286,8 @@ impl Frontier {
         }
         self.take_mark();
         let mut round = 0;
+        // Everything published before this moment is below the walk's end.
+        let walked_at = std::time::Instant::now();
         let mut published = self.advance(target);
         // A deliberately broken variant for loom-tests/README.md: trusts the caller's
         // LSN instead of waiting for every frame below it to be published.
@@ -301,6 +308,7 @@ impl Frontier {
                 let took_ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
                 self.last_sync_ns.store(took_ns, Ordering::Relaxed);
                 self.flushes.fetch_add(1, Ordering::Relaxed);
+                self.lag.caught_up(walked_at);
                 debug_assert!(published >= from);
                 // Release: pairs with the Acquire in `Frontier::durable`.
                 self.durable.store(published, Ordering::Release);

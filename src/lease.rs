@@ -22,7 +22,7 @@
 //! | L8 `HolderAlive` | this host, pid alive with the same start time | refuse: `Locked` |
 //! | L9 `HolderUnknown` | this host, liveness cannot be read | refuse: `Locked` |
 
-mod identity;
+pub(crate) mod identity;
 
 use std::path::{Path, PathBuf};
 
@@ -110,6 +110,19 @@ pub(crate) fn classify(
         Liveness::Alive { .. } => LeaseCase::HolderAlive,
         Liveness::Unknown => LeaseCase::HolderUnknown,
     }
+}
+
+/// What the lease file of `dir` says about its owner, classified as a writer's open
+/// would classify it (read-only: nothing is taken): the row, and the record when it
+/// decodes. An I/O error reading it is [`LeaseCase::Unreadable`].
+pub(crate) fn owner(storage: &dyn Storage, dir: &Path) -> (LeaseCase, Option<LeaseRecord>) {
+    let path = dir.join(LEASE_FILE_NAME);
+    let Ok(bytes) = storage.read_small_file(&path, LEASE_FILE_BYTES_MAX) else {
+        return (LeaseCase::Unreadable, None);
+    };
+    let existing = bytes.map(|b| LeaseRecord::decode(&b)).transpose();
+    let case = classify(&existing, &Identity::this_process(), probe);
+    (case, existing.ok().flatten())
 }
 
 /// Takes the lease on `dir` for this process, per the decision table; returns it and

@@ -97,6 +97,10 @@ pub struct Options {
     /// With the `metrics` feature: how often a background thread publishes the journal's
     /// counters and gauges (default 1 s; zero: publish nothing). Ignored without it.
     pub metrics_interval: Duration,
+    /// How often a background thread replaces `journal.stats` in the journal's directory
+    /// with the journal's `Stats`, for `cpj stats` in another process (default 1 s;
+    /// zero: no file). Advisory: never synced, removed on close.
+    pub stats_file_interval: Duration,
     // Owner lease.
     /// Take the owner lease even when it names a process on another host (which this
     /// host cannot check): only when that host is known to no longer use the journal.
@@ -118,6 +122,7 @@ impl Default for Options {
             recycle_segments: false,
             max_segment_bytes: None,
             metrics_interval: Duration::from_secs(1),
+            stats_file_interval: Duration::from_secs(1),
             force_takeover: false,
         }
     }
@@ -203,6 +208,13 @@ impl Options {
         self
     }
 
+    /// Sets how often the stats file is replaced (see the field).
+    #[must_use]
+    pub fn stats_file_interval(mut self, every: Duration) -> Options {
+        self.stats_file_interval = every;
+        self
+    }
+
     // Owner lease.
     /// Whether to take the owner lease from a process on another host (see the field).
     #[must_use]
@@ -247,6 +259,15 @@ impl Options {
                     "{max} bytes cannot hold the active segment and the next one \
                      ({size} bytes each); allow at least {}",
                     2 * size
+                ),
+            });
+        }
+        let every = self.stats_file_interval;
+        if !every.is_zero() && every < Duration::from_millis(1) {
+            return Err(Error::InvalidOptions {
+                field: "stats_file_interval",
+                reason: format!(
+                    "{every:?} would rewrite the file continuously; 0 (off) or at least 1 ms"
                 ),
             });
         }

@@ -14,12 +14,15 @@ mod display;
 #[cfg(feature = "metrics")]
 mod export;
 mod files;
+pub(crate) mod lag;
 mod names;
+mod publish;
+mod published;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::append::Log;
 use crate::error::Result;
@@ -28,41 +31,50 @@ use crate::lsn::Lsn;
 use crate::sync::lock;
 
 pub use files::FileStats;
-pub use names::{MetricKind, MetricName, FLUSH_SECONDS, METRIC_NAMES};
+pub use names::{MetricKind, MetricName, DURABLE_LAG_SECONDS, FLUSH_SECONDS, METRIC_NAMES};
+pub use publish::STATS_FILE_NAME;
+pub use published::{
+    read_published, read_published_with, PublishedStats, WriterInfo, WriterSnapshot, WriterState,
+};
 
-/// What runs beside a journal to publish its figures: the `metrics` feature's
-/// background publisher, or nothing.
+/// What runs beside a journal to publish its figures: the stats file for other
+/// processes (`journal.stats`), the `metrics` feature's background publisher.
 #[derive(Debug, Default)]
 pub(crate) struct Observers {
+    stats_file: crate::sync::Mutex<Option<publish::StatsFileThread>>,
     #[cfg(feature = "metrics")]
     metrics: crate::sync::Mutex<Option<export::MetricsThread>>,
 }
 
 impl Observers {
     /// Starts what the features and `options` ask for.
-    #[cfg_attr(
-        not(feature = "metrics"),
-        expect(unused_variables, reason = "feature off")
-    )]
     pub(crate) fn start(log: &crate::sync::Arc<Log>, options: &crate::Options) -> Observers {
+        let every = options.stats_file_interval;
+        let stats_file = if every.is_zero() {
+            None
+        } else {
+            publish::StatsFileThread::start(log, every)
+        };
         #[cfg(feature = "metrics")]
         {
             let every = options.metrics_interval;
             let thread = (!every.is_zero()).then(|| export::MetricsThread::start(log, every));
             Observers {
+                stats_file: crate::sync::Mutex::new(stats_file),
                 metrics: crate::sync::Mutex::new(thread),
             }
         }
         #[cfg(not(feature = "metrics"))]
-        Observers {}
+        Observers {
+            stats_file: crate::sync::Mutex::new(stats_file),
+        }
     }
 
-    /// Stops them (the metrics publisher publishes once more first).
-    #[cfg_attr(
-        not(feature = "metrics"),
-        expect(clippy::unused_self, reason = "feature off")
-    )]
+    /// Stops them: the stats file is removed, the metrics publisher publishes once more.
     pub(crate) fn stop(&self) {
+        if let Some(mut thread) = lock(&self.stats_file).take() {
+            thread.stop();
+        }
         #[cfg(feature = "metrics")]
         if let Some(mut thread) = lock(&self.metrics).take() {
             thread.stop();
@@ -71,7 +83,7 @@ impl Observers {
 }
 
 /// Where a [`Stats`] came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum StatsSource {
@@ -83,15 +95,16 @@ pub enum StatsSource {
 }
 
 /// A snapshot of a journal's counters and frontiers.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Stats {
     /// Where these figures come from, and so what the counts cover.
     pub source: StatsSource,
-    /// The journal's directory.
+    /// The journal's directory (in JSON, a name that is not UTF-8 is shown lossily).
+    #[serde(serialize_with = "lossy_path")]
     pub dir: PathBuf,
     /// The journal's identity (32 hex digits in JSON).
-    #[serde(serialize_with = "hex_id")]
+    #[serde(serialize_with = "hex_id", deserialize_with = "from_hex_id")]
     pub journal_id: u128,
     /// Time since the journal was opened (`Live`), in milliseconds; `None` from files.
     pub uptime_ms: Option<u64>,
@@ -116,7 +129,7 @@ pub struct Stats {
 }
 
 /// Frames appended, by kind. Padding (segment ends, close markers) is not counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AppendStats {
     /// Entries, over every entry frame.
@@ -140,7 +153,7 @@ impl AppendStats {
 }
 
 /// Syncs (msync/fdatasync of a range) that succeeded, and how long they took.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct FlushStats {
     /// Syncs since open (a group commit counts once).
@@ -160,7 +173,7 @@ pub struct FlushStats {
 }
 
 /// The frontiers, and the lags between them in bytes of LSN.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LsnStats {
     /// The oldest LSN the journal holds.
@@ -173,12 +186,17 @@ pub struct LsnStats {
     pub compacted: Option<Lsn>,
     /// `published - durable`: what a power loss now could take.
     pub durable_lag_bytes: u64,
+    /// How long the oldest published-but-not-durable frame has waited, at most: 0 when
+    /// everything published is durable, else the time since the durable frontier last
+    /// caught up with the published one (the start of the last sync, or the open).
+    /// `None` from files.
+    pub durable_lag_ms: Option<u64>,
     /// `published - compacted` (or `- first` before any snapshot): what opening replays.
     pub replay_bytes: u64,
 }
 
 /// Segment files.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SegmentStats {
     /// Segments holding the journal's range, the active one included.
@@ -194,7 +212,7 @@ pub struct SegmentStats {
 }
 
 /// Snapshot files.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SnapshotStats {
     /// Valid snapshot files.
@@ -207,7 +225,7 @@ pub struct SnapshotStats {
 }
 
 /// Compaction counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CompactionStats {
     /// Compactions that completed.
@@ -221,7 +239,7 @@ pub struct CompactionStats {
 }
 
 /// A bounded changelog ring's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RingCounts {
     /// Entries pushed.
@@ -235,7 +253,7 @@ pub struct RingCounts {
 }
 
 /// The object-store archiver's counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ArchiveStats {
     /// Segments waiting to be uploaded.
@@ -298,6 +316,10 @@ impl Stats {
 pub(crate) fn live(log: &Log) -> Stats {
     let published = Lsn(flush::advance_published(log));
     let durable = log.frontier.durable();
+    let lag = log
+        .frontier
+        .lag
+        .lag(published.0, durable.0, std::time::Instant::now());
     let totals = log.appends.totals();
     let appends = AppendStats {
         entries: totals.entries,
@@ -320,7 +342,10 @@ pub(crate) fn live(log: &Log) -> Stats {
         uptime_ms: Some(millis(log.appends.opened_at().elapsed())),
         flushes: flush_stats(&log.frontier.flush_stats.totals(), appends.frames()),
         appends,
-        lsn: lsn_stats(first, published, durable, compacted),
+        lsn: LsnStats {
+            durable_lag_ms: Some(millis(lag)),
+            ..lsn_stats(first, published, durable, compacted)
+        },
         segments,
         snapshots: SnapshotStats {
             count: snapshots.len() as u64,
@@ -386,6 +411,7 @@ pub(crate) fn lsn_stats(
         durable,
         compacted,
         durable_lag_bytes: published.0.saturating_sub(durable.0),
+        durable_lag_ms: None,
         replay_bytes: published.0.saturating_sub(compacted.unwrap_or(first).0),
     }
 }
@@ -394,10 +420,26 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
 pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn hex_id<S: Serializer>(id: &u128, s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn hex_id<S: Serializer>(id: &u128, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.collect_str(&format_args!("{id:032x}"))
+}
+
+pub(crate) fn from_hex_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u128, D::Error> {
+    let text = String::deserialize(d)?;
+    u128::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+}
+
+fn lossy_path<S: Serializer>(path: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(&path.to_string_lossy())
 }

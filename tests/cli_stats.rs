@@ -1,6 +1,7 @@
 //! `cpj stats`: counts that match what was written, beside a writer that holds the
-//! journal open (no lock taken, no file changed), `--watch` JSON lines that follow it,
-//! and a clear error for a directory without a journal.
+//! journal open (no lock taken, no file changed), from the writer's published stats or
+//! from the files, `--watch` JSON lines that follow it, and a clear error for a
+//! directory without a journal. (A writer in another process: `cli_stats_live.rs`.)
 
 mod cli_support;
 
@@ -18,8 +19,9 @@ fn stats_counts_what_was_written_and_changes_nothing() -> TestResult {
     let out = cpj(&["stats", path_str(dir.path()), "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v = json(&out);
-    assert_eq!(v["schema"], "cpj.stats.v1");
+    assert_eq!(v["schema"], "cpj.stats.v2");
     assert_eq!(v["source"], "files");
+    assert!(v["writer"].is_null(), "a closed journal publishes nothing");
     assert_eq!(v["appends"]["entries"], written.entries);
     assert_eq!(
         v["appends"]["checkpoints"],
@@ -47,23 +49,39 @@ fn stats_counts_what_was_written_and_changes_nothing() -> TestResult {
         "{text}"
     );
     assert!(text.contains("durable claim"), "{text}");
+    assert!(text.contains("no writer publishes"), "{text}");
     Ok(())
 }
 
 #[test]
 fn stats_reads_beside_a_live_writer_and_watch_follows_it() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let journal = Journal::open(dir.path(), small())?;
+    let options = small().stats_file_interval(std::time::Duration::from_millis(10));
+    let journal = Journal::open(dir.path(), options)?;
     let written = append_workload(&journal, 10)?;
-    let first = json(&cpj(&["stats", path_str(dir.path()), "--json"]));
-    assert_eq!(first["appends"]["entries"], written.entries);
     for i in 0..3_000 {
         journal.append(Entry::push(5, i, 0))?;
     }
+    let entries = written.entries + 3_000;
+    // The publisher runs every 10 ms: wait for a snapshot taken after the appends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let live = loop {
+        let v = json(&cpj(&["stats", path_str(dir.path()), "--json"]));
+        if v["appends"]["entries"] == entries || std::time::Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(live["source"], "live", "{live}");
+    assert_eq!(live["writer"]["state"], "live");
+    assert_eq!(live["writer"]["pid"], std::process::id());
+    assert_eq!(live["appends"]["entries"], entries);
+    assert_eq!(live["lsn"]["published"], journal.end_lsn().0);
     let out = cpj(&[
         "stats",
         path_str(dir.path()),
         "--json",
+        "--from-files",
         "--watch",
         "--count",
         "2",
@@ -77,7 +95,8 @@ fn stats_reads_beside_a_live_writer_and_watch_follows_it() -> TestResult {
         .collect::<Result<_, _>>()?;
     assert_eq!(lines.len(), 2, "--count 2 prints two objects");
     for v in &lines {
-        assert_eq!(v["appends"]["entries"], written.entries + 3_000);
+        assert_eq!(v["source"], "files");
+        assert_eq!(v["appends"]["entries"], entries);
         assert_eq!(v["lsn"]["published"], journal.end_lsn().0);
         assert!(v["segments"]["live"].as_u64().ok_or("live")? >= 2);
     }
@@ -98,6 +117,8 @@ fn stats_without_a_journal_says_what_to_do() -> TestResult {
     assert!(err.contains("no journal"), "{err}");
     assert!(err.contains("cpj demo"), "{err}");
     let bad = cpj(&["stats", path_str(dir.path()), "--interval-ms", "0"]);
+    assert_eq!(code(&bad), 2, "an interval under 10 ms is refused");
+    let bad = cpj(&["stats", path_str(dir.path()), "--interval", "5ms"]);
     assert_eq!(code(&bad), 2, "an interval under 10 ms is refused");
     Ok(())
 }

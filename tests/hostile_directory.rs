@@ -4,6 +4,11 @@
 //! an error, the error names the file and nothing on disk changes; where it is not, the
 //! journal opens with its data intact and leaves what it did not make as it was.
 //!
+//! The names a journal directory holds are listed once
+//! (`a_journal_directory_holds_only_the_files_the_journal_makes`); the advisory stats
+//! file (`journal.stats`) is never written through a planted symlink and a directory in
+//! its place does not stop the journal.
+//!
 //! Permissions: the library neither refuses nor warns about a directory or files with
 //! permissions wider than it would create. It creates its own with 0700/0600 and leaves
 //! existing modes alone; `wider_permissions_are_accepted_and_left_as_they_are` pins that.
@@ -16,6 +21,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use checkpoint_journal::lease::LEASE_FILE_NAME;
+use checkpoint_journal::stats::{read_published, WriterSnapshot, STATS_FILE_NAME};
 use checkpoint_journal::storage::LOCK_FILE_NAME;
 use checkpoint_journal::{inspect, Error, Journal, JournalReader, RecoveryMode};
 use support::{entries, entry, fingerprint, options, segment_path, TestResult};
@@ -186,5 +193,98 @@ fn a_lock_file_that_is_a_directory_is_an_error_naming_it() -> TestResult {
     let inspected = inspect(&dir, RecoveryMode::Strict)?.ok_or("no journal")?;
     assert_eq!(inspected.report.entries_replayed, 10);
     assert_eq!(JournalReader::open(&dir)?.count(), 10);
+    Ok(())
+}
+
+/// Waits until the writer in `dir` has published its stats `n` times (it publishes
+/// every few milliseconds; the deadline only bounds a broken build).
+fn published_times(dir: &Path, n: u64) -> TestResult {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let WriterSnapshot::Found(p) = read_published(dir) {
+            if p.sequence >= n {
+                return Ok(());
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("the stats were never published".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+fn publishing() -> checkpoint_journal::Options {
+    options().stats_file_interval(std::time::Duration::from_millis(2))
+}
+
+/// Every name a journal directory may hold: segments, the lock, the owner lease, the
+/// published stats (while a writer runs), snapshots (after compaction).
+#[test]
+fn a_journal_directory_holds_only_the_files_the_journal_makes() -> TestResult {
+    let dir = support::tempdir()?;
+    let journal = Journal::open(dir.path(), publishing())?;
+    let batch: Vec<_> = (0..2000).map(entry).collect();
+    journal.append_batch(&batch)?;
+    journal.append_batch(&batch)?;
+    journal.compact()?;
+    published_times(dir.path(), 2)?;
+    let known = |name: &str, open: bool| {
+        name == LOCK_FILE_NAME
+            || (open && (name == LEASE_FILE_NAME || name == STATS_FILE_NAME))
+            || Path::new(name).extension() == Some(OsStr::new("seg"))
+            || Path::new(name).extension() == Some(OsStr::new("snap"))
+    };
+    let names = |dir: &Path| -> TestResult<Vec<String>> {
+        let mut out = Vec::new();
+        for item in fs::read_dir(dir)? {
+            out.push(item?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(out)
+    };
+    let open = names(dir.path())?;
+    assert!(open.iter().all(|n| known(n, true)), "{open:?}");
+    for name in [LOCK_FILE_NAME, LEASE_FILE_NAME, STATS_FILE_NAME] {
+        assert!(open.iter().any(|n| n == name), "{name} in {open:?}");
+    }
+    let snap = |n: &String| Path::new(n).extension() == Some(OsStr::new("snap"));
+    assert!(open.iter().any(snap), "{open:?}");
+    journal.close()?;
+    let closed = names(dir.path())?;
+    assert!(closed.iter().all(|n| known(n, false)), "closed: {closed:?}");
+    Ok(())
+}
+
+/// `journal.stats` is advisory: a directory in its place, or a symlink where its
+/// temporary file goes, neither stops the journal nor is written through.
+#[test]
+fn a_stats_file_that_is_a_directory_or_a_planted_symlink_changes_nothing() -> TestResult {
+    let dir = support::tempdir()?;
+    let outside = support::tempdir()?;
+    journal_of(dir.path(), 3)?;
+    let stats = dir.path().join(STATS_FILE_NAME);
+    fs::create_dir(&stats)?;
+    fs::write(stats.join("inside"), b"kept")?;
+    let journal = Journal::open(dir.path(), publishing())?;
+    journal.append(entry(3))?;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(matches!(
+        read_published(dir.path()),
+        WriterSnapshot::Unreadable { .. }
+    ));
+    journal.close()?;
+    assert_eq!(fs::read(stats.join("inside"))?, b"kept");
+    fs::remove_dir_all(&stats)?;
+
+    let victim = outside.path().join("victim");
+    fs::write(&victim, b"untouched")?;
+    let temp = dir
+        .path()
+        .join(format!("{STATS_FILE_NAME}.{}.tmp", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &temp)?;
+    let journal = Journal::open(dir.path(), publishing())?;
+    published_times(dir.path(), 2)?;
+    assert_eq!(fs::read(&victim)?, b"untouched");
+    assert_eq!(entries(&journal)?.len(), 4);
+    journal.close()?;
     Ok(())
 }

@@ -243,3 +243,67 @@ fn compaction_snapshots_and_a_ring_show_up() {
     assert_eq!(ring.dropped, 2);
     assert!(with_ring.to_string().contains("dropped 2"));
 }
+
+/// The durable lag in milliseconds (`Some` in live stats).
+fn lag_ms(stats: &Stats) -> u64 {
+    stats
+        .lsn
+        .durable_lag_ms
+        .expect("live stats give the durable lag in time")
+}
+
+/// Ordering, not thresholds: `sleep(d)` lets at least `d` pass on the monotonic clock,
+/// so a lag that counts from a fixed moment grows by at least `d` between two readings,
+/// and is never more than the time since a moment taken before that one.
+#[test]
+fn durable_lag_in_time_is_zero_after_a_flush_and_grows_until_the_next() {
+    let sim = SimStorage::new(11);
+    let options = small().preallocate(false).durability(Durability::Async);
+    let journal = Journal::open_with_storage("/j", options, Arc::new(sim)).unwrap();
+    let opened = std::time::Instant::now();
+    journal.append(Entry::push(1, 0, 0)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let unflushed = journal.stats();
+    assert!(unflushed.lsn.durable_lag_bytes > 0);
+    assert!(lag_ms(&unflushed) >= 5, "pending since before the sleep");
+    assert!(u128::from(lag_ms(&unflushed)) <= opened.elapsed().as_millis() + 1);
+
+    let before_flush = std::time::Instant::now();
+    journal.flush().unwrap();
+    let flushed = journal.stats();
+    assert_eq!(flushed.lsn.durable_lag_bytes, 0);
+    assert_eq!(lag_ms(&flushed), 0, "nothing pending after a flush");
+
+    journal.append(Entry::push(1, 1, 0)).unwrap();
+    let first = journal.stats();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let second = journal.stats();
+    let since_flush = before_flush.elapsed();
+    assert!(
+        lag_ms(&second) >= lag_ms(&first) + 20,
+        "grows with the wait: {} then {}",
+        lag_ms(&first),
+        lag_ms(&second)
+    );
+    assert!(
+        u128::from(lag_ms(&second)) <= since_flush.as_millis(),
+        "counts from the last flush, not from the open"
+    );
+    journal.flush().unwrap();
+    assert_eq!(lag_ms(&journal.stats()), 0);
+}
+
+#[test]
+fn durable_lag_in_time_stays_zero_in_sync_mode_and_is_unknown_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), small().durability(Durability::Sync)).unwrap();
+    for i in 0..10 {
+        journal.append(Entry::push(1, i, 0)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert_eq!(lag_ms(&journal.stats()), 0, "a Sync append returns durable");
+    }
+    let files = Stats::from_dir(dir.path()).unwrap();
+    assert_eq!(files.lsn.durable_lag_ms, None);
+    assert!(journal.stats().to_string().contains("waiting up to 0 µs"));
+    journal.close().unwrap();
+}

@@ -9,6 +9,8 @@ pub mod lease_file;
 pub mod segment_header;
 // Compaction.
 pub mod snapshot_file;
+// Live stats for other processes (`cpj stats`).
+pub mod stats_file;
 
 /// Version of the segment and frame layout written by this build.
 ///

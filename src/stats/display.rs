@@ -75,13 +75,11 @@ impl Stats {
             l.durable.0,
             OptLsn(l.compacted)
         )?;
-        writeln!(
-            f,
-            "{:<10} durable {}  replay {}",
-            "lag",
-            Bytes(l.durable_lag_bytes),
-            Bytes(l.replay_bytes)
-        )
+        write!(f, "{:<10} durable {}", "lag", Bytes(l.durable_lag_bytes))?;
+        if let Some(ms) = l.durable_lag_ms {
+            write!(f, ", waiting up to {}", Millis(ms))?;
+        }
+        writeln!(f, "  replay {}", Bytes(l.replay_bytes))
     }
 
     fn fmt_segments(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

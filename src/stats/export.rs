@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram};
 
-use super::names::{MetricKind, FLUSH_SECONDS, METRIC_NAMES};
+use super::names::{MetricKind, DURABLE_LAG_SECONDS, FLUSH_SECONDS, METRIC_NAMES};
 use super::Stats;
 use crate::append::Log;
 use crate::sync::{lock, Arc, Condvar, Mutex};
@@ -68,6 +68,8 @@ impl Exporter {
             match handle {
                 Handle::Counter(c) => c.absolute(value),
                 #[expect(clippy::cast_precision_loss, reason = "gauges are f64 by contract")]
+                Handle::Gauge(g) if *name == DURABLE_LAG_SECONDS => g.set(value as f64 / 1e3),
+                #[expect(clippy::cast_precision_loss, reason = "gauges are f64 by contract")]
                 Handle::Gauge(g) => g.set(value as f64),
                 Handle::Histogram => {}
             }
@@ -83,7 +85,8 @@ fn unit_of(unit: &str) -> metrics::Unit {
     }
 }
 
-/// The value `stats` gives the metric `name`; `None` for the histogram.
+/// The value `stats` gives the metric `name` (milliseconds for the durable lag in
+/// seconds); `None` for the histogram.
 fn value_of(stats: &Stats, name: &str) -> Option<u64> {
     let suffix = name.strip_prefix("checkpoint_journal_")?;
     let a = &stats.appends;
@@ -98,6 +101,7 @@ fn value_of(stats: &Stats, name: &str) -> Option<u64> {
         "published_lsn" => stats.lsn.published.0,
         "durable_lsn" => stats.lsn.durable.0,
         "durable_lag_bytes" => stats.lsn.durable_lag_bytes,
+        "durable_lag_seconds" => stats.lsn.durable_lag_ms.unwrap_or(0),
         "replay_bytes" => stats.lsn.replay_bytes,
         "segments_live" => stats.segments.live,
         "segments_retired_total" => stats.segments.retired,

@@ -48,6 +48,10 @@ use MetricKind::{Counter, Gauge, Histogram};
 /// Flush (msync/fdatasync) latency, one sample per sync.
 pub const FLUSH_SECONDS: &str = "checkpoint_journal_flush_seconds";
 
+/// The durable lag in time: the time since the durable frontier last caught up with the
+/// published one, while something is pending (0 when everything published is durable).
+pub const DURABLE_LAG_SECONDS: &str = "checkpoint_journal_durable_lag_seconds";
+
 /// Every metric the `metrics` feature publishes.
 pub const METRIC_NAMES: &[MetricName] = &[
     m(
@@ -110,6 +114,12 @@ pub const METRIC_NAMES: &[MetricName] = &[
         Gauge,
         "bytes",
         "published minus durable: what a power loss now could take",
+    ),
+    m(
+        DURABLE_LAG_SECONDS,
+        Gauge,
+        "seconds",
+        "how long the oldest published-but-not-durable frame has waited, at most (0: all durable)",
     ),
     m(
         "checkpoint_journal_replay_bytes",

@@ -54,7 +54,13 @@ impl Storage for FsStorage {
         let mut out = Vec::new();
         for item in fs::read_dir(dir)? {
             let item = item?;
-            let meta = fs::symlink_metadata(item.path())?;
+            let meta = match fs::symlink_metadata(item.path()) {
+                Ok(meta) => meta,
+                // Removed or renamed away since `read_dir` saw it (a temporary file of the
+                // published stats or the lease): the listing of a moment later.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             out.push(DirEntry {
                 name: item.file_name(),
                 is_file: meta.is_file(),
@@ -150,6 +156,11 @@ impl Storage for FsStorage {
 
     fn remove_small_file(&self, path: &Path) -> io::Result<()> {
         crate::storage::small_file::remove(path)
+    }
+
+    // Live stats for other processes.
+    fn replace_advisory_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        crate::storage::small_file::replace_unsynced(path, bytes)
     }
 }
 

@@ -123,4 +123,15 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// # Errors
     /// The OS error.
     fn remove_small_file(&self, path: &Path) -> io::Result<()>;
+
+    // Live stats for other processes (`journal.stats`).
+    /// Replaces `path` with `bytes` atomically for readers (a temporary file renamed over
+    /// it) without making it durable: for advisory files that are rewritten every second
+    /// and never read by recovery. The default is [`Storage::replace_small_file`].
+    ///
+    /// # Errors
+    /// The OS error; `path` then holds either its old or its new contents.
+    fn replace_advisory_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.replace_small_file(path, bytes)
+    }
 }

@@ -1,6 +1,7 @@
 //! Small files on the real filesystem (the owner lease): read whole with a bound, and
 //! replaced atomically — temporary file, fsync, rename, directory fsync — so a crash
-//! leaves either the old or the new contents, never a mix.
+//! leaves either the old or the new contents, never a mix. Advisory files (the published
+//! stats) are replaced the same way without the syncs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -31,6 +32,24 @@ pub(super) fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     outcome?;
     sync_parent(path)
+}
+
+/// Replaces `path` with `bytes` for readers, not durably: `path.PID.tmp` created anew
+/// (never through a symlink or a file left there), renamed over `path`.
+pub(super) fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temp = temp_path(path);
+    let _ = fs::remove_file(&temp);
+    let outcome = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| fs::rename(&temp, path));
+    if outcome.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    outcome
 }
 
 /// Removes `path`; missing is fine. The removal is made durable.

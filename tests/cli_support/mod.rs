@@ -155,11 +155,20 @@ pub(crate) fn overwrite(path: &Path, offset: u64, bytes: &[u8]) -> std::io::Resu
     f.write_all(bytes)
 }
 
-/// Every file's contents, length and modification time.
+/// Every file's contents, length and modification time, but the advisory published
+/// stats (`journal.stats` and its temporary file), which an open writer rewrites every
+/// second.
 pub(crate) fn fingerprint(dir: &Path) -> BTreeMap<String, (Vec<u8>, u64, Option<SystemTime>)> {
     let mut out = BTreeMap::new();
     for item in fs::read_dir(dir).expect("dir lists") {
         let item = item.expect("entry");
+        let name = item.file_name().to_string_lossy().into_owned();
+        if name == "journal.stats"
+            || (name.starts_with("journal.stats.")
+                && Path::new(&*name).extension().is_some_and(|e| e == "tmp"))
+        {
+            continue;
+        }
         let meta = item.metadata().expect("metadata");
         let contents = fs::read(item.path()).expect("file reads");
         out.insert(

@@ -130,11 +130,16 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Every name in `dir` with its kind, length and a hash of its contents (or a symlink's
-/// target): equal fingerprints mean nothing in the directory changed.
+/// target): equal fingerprints mean nothing in the directory changed. The advisory
+/// published stats (`journal.stats`, and its temporary file), which an open writer
+/// rewrites every second, are left out.
 pub(crate) fn fingerprint(dir: &Path) -> io::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in fs::read_dir(dir)? {
         let item = item?;
+        if is_published_stats(&item.file_name()) {
+            continue;
+        }
         let path = item.path();
         let meta = fs::symlink_metadata(&path)?;
         let what = if meta.file_type().is_symlink() {
@@ -199,4 +204,12 @@ pub(crate) fn write_entries(
         lsns.push(journal.append(entry(i))?);
     }
     Ok((journal, lsns))
+}
+
+/// `journal.stats` or its temporary file `journal.stats.PID.tmp`.
+pub(crate) fn is_published_stats(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name == "journal.stats"
+        || (name.starts_with("journal.stats.")
+            && Path::new(&*name).extension().is_some_and(|e| e == "tmp"))
 }
