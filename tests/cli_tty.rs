@@ -1,6 +1,7 @@
 //! Terminal behaviour: under a pseudo-terminal `cpj verify` draws its progress bar and
 //! finishes it; with output piped, no control character reaches either stream; and
-//! `NO_COLOR` removes colour codes even on a terminal. Needs util-linux `script` for
+//! `NO_COLOR` removes colour codes even on a terminal; `cpj stats --watch` redraws each
+//! block on a terminal and prints plain blocks when piped. Needs util-linux `script` for
 //! the pseudo-terminal; without it the terminal half is skipped with a note.
 
 mod cli_support;
@@ -97,5 +98,32 @@ fn piped_output_carries_no_control_characters() -> TestResult {
             );
         }
     }
+    Ok(())
+}
+
+#[test]
+fn stats_watch_redraws_on_a_terminal_and_not_when_piped() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let journal = Journal::open(dir.path(), Options::default().segment_size_bytes(1 << 20))?;
+    journal.append(Entry::push(1, 1, 0))?;
+    journal.close()?;
+    let d = path_str(dir.path());
+    let args = ["stats", d, "--watch", "--count", "3", "--interval", "10ms"];
+    let command = format!("{} {}", env!("CARGO_BIN_EXE_cpj"), args.join(" "));
+    let Some((status, screen)) = under_pty(&command, true) else {
+        eprintln!("note: `script` (util-linux) is not installed; terminal check skipped");
+        return Ok(());
+    };
+    assert_eq!(status, 0, "{screen}");
+    assert_eq!(screen.matches("\x1b[H\x1b[2J").count(), 3, "{screen:?}");
+    let out = cpj(&args);
+    assert_eq!(code(&out), 0);
+    assert!(!out.stdout.contains(&0x1b), "piped: no control characters");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("entries 1 ")
+            .count(),
+        3
+    );
     Ok(())
 }

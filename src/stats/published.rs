@@ -199,3 +199,129 @@ fn judge(storage: &dyn Storage, dir: &Path, record: &Record, age_ms: u64) -> (Wr
 fn stale(reason: String) -> (WriterState, String) {
     (WriterState::Stale, reason)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::lease_file::LeaseRecord;
+    use crate::lease::identity::Identity;
+    use crate::lease::LEASE_FILE_NAME;
+    use crate::storage::sim::SimStorage;
+
+    fn stats(dir: &Path) -> Stats {
+        Stats {
+            source: crate::stats::StatsSource::Live,
+            dir: dir.to_owned(),
+            journal_id: 9,
+            uptime_ms: Some(1),
+            appends: crate::stats::AppendStats {
+                entries: 42,
+                ..Default::default()
+            },
+            flushes: crate::stats::FlushStats::default(),
+            lsn: crate::stats::LsnStats::default(),
+            segments: crate::stats::SegmentStats::default(),
+            snapshots: crate::stats::SnapshotStats::default(),
+            compaction: None,
+            ring: None,
+            archive: None,
+            poisoned: Some("x".repeat(10_000)),
+        }
+    }
+
+    /// A snapshot by `host:pid` written `age_ms` ago, and a lease naming `lease`.
+    fn setup(
+        host: &str,
+        pid: u32,
+        age_ms: u64,
+        lease: Option<(&str, u32)>,
+    ) -> (SimStorage, &'static Path) {
+        let sim = SimStorage::new(1);
+        let dir = Path::new("/j");
+        sim.create_dir_all(dir).unwrap();
+        let me = Identity::this_process();
+        let record = Record {
+            host: host.into(),
+            boot_id: me.boot_id,
+            pid,
+            start_ticks: 7,
+            written_at_ms: crate::stats::now_ms() - age_ms,
+            interval_ms: 1000,
+            sequence: 3,
+            stats: stats(dir),
+        };
+        let bytes = record.encode().unwrap();
+        sim.replace_small_file(&dir.join(STATS_FILE_NAME), &bytes)
+            .unwrap();
+        if let Some((host, pid)) = lease {
+            let lease = LeaseRecord {
+                host: host.into(),
+                boot_id: me.boot_id,
+                pid,
+                start_ticks: 7,
+                acquired_at_ms: 0,
+                journal_id: 0,
+            };
+            sim.replace_small_file(&dir.join(LEASE_FILE_NAME), &lease.encode())
+                .unwrap();
+        }
+        (sim, dir)
+    }
+
+    fn state(sim: &SimStorage, dir: &Path) -> (WriterState, String) {
+        match read_published_with(sim, dir) {
+            WriterSnapshot::Found(p) => {
+                assert_eq!(p.stats.appends.entries, 42);
+                assert_eq!(p.sequence, 3);
+                let poisoned = p.stats.poisoned.as_deref().unwrap_or_default();
+                assert_eq!(poisoned.len(), 2048, "strings are bounded");
+                (p.state, p.reason)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_lease_and_the_age_decide_live_or_stale() {
+        let here = crate::lease::identity::host_name();
+        // No pid 0x7fff_fff0 runs: the writer is gone.
+        let dead = 0x7fff_fff0;
+        let (sim, dir) = setup(&here, dead, 10, Some((&here, dead)));
+        assert_eq!(state(&sim, dir).0, WriterState::Stale);
+        let (sim, dir) = setup(&here, dead, 10, None);
+        let (s, why) = state(&sim, dir);
+        assert_eq!(s, WriterState::Stale);
+        assert!(why.contains("no owner lease"), "{why}");
+        let (sim, dir) = setup(&here, dead, 10, Some(("other-host", 5)));
+        let (s, why) = state(&sim, dir);
+        assert_eq!(s, WriterState::Stale);
+        assert!(why.contains("other-host:5"), "{why}");
+        // Another host: judged by age against 3 × interval + 2 s.
+        let (sim, dir) = setup("far-host", 9, 100, Some(("far-host", 9)));
+        assert_eq!(state(&sim, dir).0, WriterState::Live);
+        let (sim, dir) = setup("far-host", 9, 60_000, Some(("far-host", 9)));
+        let (s, why) = state(&sim, dir);
+        assert_eq!(s, WriterState::Stale);
+        assert!(why.contains("has not refreshed"), "{why}");
+    }
+
+    #[test]
+    fn a_missing_or_damaged_file_is_absent_or_unreadable() {
+        let sim = SimStorage::new(1);
+        let dir = Path::new("/j");
+        sim.create_dir_all(dir).unwrap();
+        assert!(matches!(
+            read_published_with(&sim, dir),
+            WriterSnapshot::Absent
+        ));
+        let (sim, dir) = setup("h", 1, 0, None);
+        let path = dir.join(STATS_FILE_NAME);
+        let mut bytes = sim.read_small_file(&path, 1 << 20).unwrap().unwrap();
+        bytes[20] ^= 1;
+        sim.replace_small_file(&path, &bytes).unwrap();
+        assert!(matches!(
+            read_published_with(&sim, dir),
+            WriterSnapshot::Unreadable { .. }
+        ));
+    }
+}
