@@ -162,7 +162,7 @@ impl Compactor {
             report.floor = Lsn(floor);
             detach_segments(log, floor, &mut report)
         };
-        remove_segments(log, &retired, &mut report)?;
+        remove_segments(log, retired, &mut report)?;
         prune_snapshots(log, &listing, self.keep_snapshots, &mut report)?;
         report.duration = started.elapsed();
         tracing::info!(
@@ -248,21 +248,25 @@ fn detach_segments(log: &Log, floor: u64, report: &mut CompactionReport) -> Vec<
 }
 
 /// Removes (or keeps for recycling) the files of detached segments, lowest first, then
-/// syncs the directory.
+/// syncs the directory. Each segment is dropped right after its file: with no reader
+/// holding it, that unmaps it, so its pages (resident memory) and a removed file's
+/// blocks are released then, not after the directory sync.
 fn remove_segments(
     log: &Log,
-    retired: &[Arc<Segment>],
+    retired: Vec<Arc<Segment>>,
     report: &mut CompactionReport,
 ) -> Result<()> {
+    let any = !retired.is_empty();
     for seg in retired {
-        if log.retire_file(seg)? {
+        if log.retire_file(&seg)? {
             report.segments_recycled += 1;
         } else {
             report.bytes_freed += seg.header.segment_size_bytes;
         }
         report.segments_retired.push(seg.path.clone());
+        drop(seg);
     }
-    if !retired.is_empty() {
+    if any {
         log.storage
             .sync_dir(&log.dir)
             .map_err(|e| Error::io(&log.dir, "fsync directory", e))?;
