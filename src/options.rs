@@ -84,9 +84,9 @@ pub struct Options {
     /// Keep up to 4 segments retired by compaction (`{base:016x}.seg.free`) and reuse
     /// them as new segments instead of deleting them and allocating new files: the
     /// file's data is zeroed and synced and its header rewritten (format version 3,
-    /// docs/FORMAT.md). Default off: the zeroing writes the whole file again, and the
-    /// measured gain is only on the first sync of each page (docs/PERFORMANCE.md
-    /// "Segment recycling").
+    /// docs/FORMAT.md). Default off: the zeroing writes the whole file again, and no
+    /// gain in `Sync` append latency was measured (docs/PERFORMANCE.md "Segment
+    /// recycling").
     pub recycle_segments: bool,
     /// Bound on the bytes of segment files (live, spare and free ones): a roll-over
     /// that would exceed it runs a compaction first, in the rolling thread, and fails
