@@ -258,6 +258,8 @@ fn remove_segments(
 ) -> Result<()> {
     let any = !retired.is_empty();
     for seg in retired {
+        // The summary goes first: one left by a crash here is an orphan open removes.
+        crate::summary::remove(&*log.storage, &log.dir, seg.base(), false)?;
         if log.retire_file(&seg)? {
             report.segments_recycled += 1;
         } else {

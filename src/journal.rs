@@ -41,6 +41,8 @@ pub struct Journal {
     compactor: Arc<Compactor>,
     /// The background compaction thread (`Options::compaction`).
     background: Mutex<Option<Background>>,
+    /// Writes the summaries of sealed, durable segments (`src/summary.rs`).
+    summarizer: Mutex<crate::summary::Summarizer>,
     // --- stats (observability and async) ---
     /// The `metrics` publisher, when that feature is on.
     observers: crate::stats::Observers,
@@ -137,6 +139,7 @@ impl Journal {
             .compaction
             .and_then(|policy| Background::start(&log, &compactor, policy));
         Ok(Journal {
+            summarizer: Mutex::new(crate::summary::Summarizer::start(&log, &report)),
             observers: crate::stats::Observers::start(&log, &options),
             log,
             options,
@@ -465,6 +468,7 @@ impl Journal {
         }
         self.log.stop_preallocator();
         self.observers.stop();
+        lock(&self.summarizer).stop();
     }
 
     fn shutdown(&self) -> Result<()> {
@@ -473,6 +477,7 @@ impl Journal {
         flush::flush_all(&self.log)?;
         self.log.append_marker()?;
         flush::flush_all(&self.log)?;
+        lock(&self.summarizer).catch_up(&self.log);
         // Retired files kept for recycling are not part of the journal.
         self.log.drop_free_files();
         Ok(())

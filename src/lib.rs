@@ -61,6 +61,8 @@ mod journal;
 mod region;
 mod segment;
 mod snapshot;
+// Segment summaries (`.sum` files) of sealed segments.
+mod summary;
 mod sync;
 
 pub use checkpoint::{CheckpointRecord, OperatorState};
@@ -75,6 +77,7 @@ pub use reader::{Frame, FrameRef, Reader};
 pub use recovery::{inspect, Inspection, RecoveryCase, RecoveryReport, SegmentInfo};
 pub use recovery::{SkippedSnapshot, SnapshotInfo};
 pub use state::{SourceState, State};
+pub use summary::{SummaryFallback, SummaryFallbackReason};
 // --- stats (Journal::stats) ---
 pub use stats::{FileStats, Stats, StatsSource};
 // Changelog ring.

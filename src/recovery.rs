@@ -36,6 +36,8 @@ mod report;
 mod seal;
 // Compaction: the snapshot open starts from.
 mod snapshots;
+// Segment summaries: sealed segments folded without reading their entries.
+mod summaries;
 mod table;
 mod zero;
 
@@ -143,15 +145,19 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
     report.segments_scanned = segments.len();
     let start = snapshots::choose(ctx, &segments, &mut report)?;
     let mut state = start.state;
-    let checked_from = Lsn(start.from.max(first.base()));
-    let end = scan(&segments, start.from, &mut state, &mut report)?;
+    let loaded = summaries::load(ctx, &segments, start.from, &mut report)?;
+    // Frames of summarized segments are not read: readers must not trust them as checked.
+    let checked_from = Lsn(start.from.max(first.base()).max(loaded.skipped_to()));
+    let end = scan(&segments, start.from, &loaded, &mut state, &mut report)?;
     let end = match end {
         ScanEnd::Full(end) => end,
         ScanEnd::Invalid { pos, fault, claim } => {
+            summaries::invalidate_from(ctx, &segments, pos, &loaded, &mut report)?;
             settle(ctx, &segments, pos, fault, claim, &mut report)?
         }
     };
     let segments = drop_empty_tail(ctx, segments, end, &mut report)?;
+    summaries::report_missing(&loaded, &segments, start.from, &mut report);
     for seg in segments.iter().filter(|s| ctx.apply && s.base() < end) {
         seg.sync(seg.base(), end.min(seg.end()))?;
     }
@@ -319,6 +325,7 @@ enum ScanEnd {
 fn scan(
     segments: &[Arc<Segment>],
     from: u64,
+    loaded: &summaries::Loaded,
     state: &mut State,
     report: &mut RecoveryReport,
 ) -> Result<ScanEnd> {
@@ -327,6 +334,15 @@ fn scan(
     let mut folds = replay::Folds::default();
     let mut end = segments.first().map_or(0, |s| s.base()).max(from);
     for seg in segments.iter().filter(|s| s.end() > from) {
+        if let Some(sum) = loaded.valid.get(&seg.base()).filter(|_| seg.base() >= from) {
+            // The entries folded so far come first: a source's last sequence wins.
+            folds.commit(state);
+            if summaries::fold(seg, sum, state, report)? {
+                claim = claim.max(sum.durable_claim);
+                end = seg.end();
+                continue;
+            }
+        }
         let mut pos = seg.base().max(from);
         while seg.end() - pos >= FRAME_HEADER_LEN as u64 {
             let at = seg.word_at(pos);

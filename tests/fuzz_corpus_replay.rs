@@ -20,13 +20,14 @@ use std::path::{Path, PathBuf};
 type Body = fn(&[u8]);
 
 /// Each target's name (its corpus directory) and body.
-const TARGETS: [(&str, Body); 6] = [
+const TARGETS: [(&str, Body); 7] = [
     ("frame_decode", fuzz_bodies::frame_decode::run),
     ("segment_scan", fuzz_bodies::segment_scan::run),
     ("checkpoint_decode", fuzz_bodies::checkpoint_decode::run),
     ("ops_with_crash", fuzz_bodies::ops_with_crash::run),
     ("meta_decode", fuzz_bodies::meta_decode::run),
     ("snapshot_decode", fuzz_bodies::snapshot_decode::run),
+    ("summary_decode", fuzz_bodies::summary_decode::run),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -95,6 +96,11 @@ fn snapshot_decode_corpus_replays() -> Result<(), Box<dyn std::error::Error>> {
     replay(TARGETS[5].0, TARGETS[5].1)
 }
 
+#[test]
+fn summary_decode_corpus_replays() -> Result<(), Box<dyn std::error::Error>> {
+    replay(TARGETS[6].0, TARGETS[6].1)
+}
+
 /// A corpus directory without a replay test above would never be run on stable.
 #[test]
 fn every_corpus_directory_is_replayed() -> Result<(), Box<dyn std::error::Error>> {
@@ -126,5 +132,9 @@ fn write_seed_corpora() -> Result<(), Box<dyn std::error::Error>> {
         &fuzz_bodies::snapshot_decode::seeds(),
     )?;
     seeds::write(&corpus_dir("meta_decode"), &seeds::meta_decode())?;
+    seeds::write(
+        &corpus_dir("summary_decode"),
+        &fuzz_bodies::summary_decode::seeds(),
+    )?;
     Ok(())
 }

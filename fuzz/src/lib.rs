@@ -15,3 +15,5 @@ pub mod seeds;
 pub mod segment_scan;
 // Compaction.
 pub mod snapshot_decode;
+// Segment summaries.
+pub mod summary_decode;

@@ -51,6 +51,15 @@ pub const SNAPSHOT_BODY_MAX_BYTES: usize = 256 * 1024 * 1024;
 /// Most snapshot files a directory may hold; more is refused rather than read.
 pub const SNAPSHOTS_LISTED_MAX: usize = 1024;
 
+// Segment summaries (`.sum` files).
+/// Most source rows in a segment summary (every `source_id` is a `u16`).
+pub const SUMMARY_SOURCES_MAX: usize = 65_536;
+/// Most checkpoint and meta frames a segment summary locates; a segment with more is
+/// not summarized (open scans it).
+pub const SUMMARY_RECORDS_MAX: usize = 65_536;
+/// Longest summary file read back (rows at both limits, header, checksum, padding).
+pub const SUMMARY_FILE_MAX_BYTES: usize = 6 * 1024 * 1024;
+
 /// Longest lock-holder text read back from the lock file.
 pub const LOCK_HOLDER_BYTES_MAX: usize = 512;
 

@@ -7,6 +7,8 @@ pub mod limits;
 // Owner lease.
 pub mod lease_file;
 pub mod segment_header;
+// Segment summaries.
+pub mod segment_summary;
 // Compaction.
 pub mod snapshot_file;
 // Live stats for other processes (`cpj stats`).

@@ -74,6 +74,17 @@ pub struct RecoveryReport {
     /// The owner lease was taken over from an earlier owner (dead, or on another host
     /// with `force_takeover`); `None` when the lease was free or already this process's.
     pub lease_takeover: Option<crate::lease::LeaseTakeover>,
+    // Segment summaries.
+    /// Sealed segments folded from their summary file (`.sum`) without reading their
+    /// entries.
+    pub segments_summarized: usize,
+    /// Sealed segments read frame by frame instead, each with why its summary was not
+    /// used (missing, checksum, mismatch, too large, unreadable).
+    pub summary_fallbacks: Vec<crate::summary::SummaryFallback>,
+    /// Summary files removed: orphans whose segment is gone, temporaries of a write that
+    /// never finished, and summaries of segments at or after a first invalid frame. In a
+    /// dry run, the files opening would remove.
+    pub summaries_removed: Vec<PathBuf>,
 }
 
 /// A segment as recovery found it.

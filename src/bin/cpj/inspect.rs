@@ -40,6 +40,8 @@ struct SegmentJson {
     created_at_ms: Option<u64>,
     header_valid: bool,
     state: &'static str,
+    /// The segment's summary file; null for a segment that is not full and has none.
+    summary: Option<crate::summaries::SummaryJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -118,16 +120,22 @@ fn build(
         journal_id: id.map(journal_id),
         segments: files
             .iter()
-            .map(|f| SegmentJson {
-                file: f.name.clone(),
-                base_lsn: f.base_lsn,
-                end_lsn: f.end_lsn(),
-                size_bytes: f.len,
-                created_at_ms: f.valid_header().map(|h| h.created_at_ms),
-                header_valid: f.valid_header().is_some(),
-                state: report.map_or("unknown", |r| {
+            .map(|f| {
+                let state = report.map_or("unknown", |r| {
                     segment_state(f, r.end_lsn.0, &r.removed_files)
-                }),
+                });
+                let summary = Some(crate::summaries::read(dir, f))
+                    .filter(|s| state == "full" || s.status != "missing");
+                SegmentJson {
+                    file: f.name.clone(),
+                    base_lsn: f.base_lsn,
+                    end_lsn: f.end_lsn(),
+                    size_bytes: f.len,
+                    created_at_ms: f.valid_header().map(|h| h.created_at_ms),
+                    header_valid: f.valid_header().is_some(),
+                    state,
+                    summary,
+                }
             })
             .collect(),
         sources: inspection.map(|i| sources(&i.state)).unwrap_or_default(),
@@ -187,8 +195,16 @@ fn print_human(
     out.line("")?;
     out.line(out.bold("segments"))?;
     let mut t = Table::new(
-        &["FILE", "LSN RANGE", "SIZE", "USED", "CREATED", "STATE"],
-        &[false, false, true, true, false, false],
+        &[
+            "FILE",
+            "LSN RANGE",
+            "SIZE",
+            "USED",
+            "CREATED",
+            "STATE",
+            "SUMMARY",
+        ],
+        &[false, false, true, true, false, false, false],
     );
     let end = inspection.map(|i| i.report.end_lsn.0);
     for s in &j.segments {
@@ -203,6 +219,9 @@ fn print_human(
             used,
             s.created_at_ms.map_or_else(|| "invalid header".into(), utc),
             s.state.replace('_', " "),
+            s.summary
+                .as_ref()
+                .map_or_else(|| "-".into(), crate::summaries::cell),
         ]);
     }
     t.print(out, 2)?;

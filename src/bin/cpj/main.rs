@@ -29,6 +29,7 @@ mod report;
 mod segments;
 // --- stats (cpj stats) ---
 mod stats;
+mod summaries;
 mod tail;
 mod verify;
 mod verify_scan;

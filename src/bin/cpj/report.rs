@@ -30,6 +30,10 @@ pub(crate) struct ReportJson {
     snapshot: Option<SnapshotInfo>,
     snapshots_skipped: Vec<SkippedSnapshot>,
     temp_files_removed: Vec<String>,
+    // Segment summaries.
+    segments_summarized: usize,
+    summary_fallbacks: Vec<checkpoint_journal::SummaryFallback>,
+    summaries_removed: Vec<String>,
 }
 
 /// The frames a truncation drops.
@@ -76,6 +80,13 @@ impl ReportJson {
             snapshots_skipped: report.snapshots_skipped.clone(),
             temp_files_removed: report
                 .temp_files_removed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            segments_summarized: report.segments_summarized,
+            summary_fallbacks: report.summary_fallbacks.clone(),
+            summaries_removed: report
+                .summaries_removed
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
@@ -152,6 +163,32 @@ fn snapshot_rows(report: &RecoveryReport, remove: &'static str) -> Vec<(&'static
     rows
 }
 
+/// Segment summaries: how many segments were folded from one, the sealed segments
+/// scanned instead (with why), and summary files removed.
+fn summary_rows(report: &RecoveryReport, remove: &'static str) -> Vec<(&'static str, String)> {
+    let mut rows = vec![(
+        "summarized",
+        format!(
+            "{} sealed segments folded from their summary (not read)",
+            report.segments_summarized
+        ),
+    )];
+    for f in &report.summary_fallbacks {
+        let reason = serde_json::to_value(f.reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        rows.push((
+            "scanned",
+            format!("{} (summary {reason}: {})", f.segment.display(), f.detail),
+        ));
+    }
+    for p in &report.summaries_removed {
+        rows.push((remove, format!("{} (a stale summary)", p.display())));
+    }
+    rows
+}
+
 pub(crate) fn human(report: &RecoveryReport) -> Vec<String> {
     let (zero, remove, drop) = if report.dry_run {
         ("would zero", "would remove", "would drop")
@@ -206,6 +243,9 @@ pub(crate) fn human(report: &RecoveryReport) -> Vec<String> {
         add(remove, line);
     }
     for (label, value) in snapshot_rows(report, remove) {
+        add(label, value);
+    }
+    for (label, value) in summary_rows(report, remove) {
         add(label, value);
     }
     let replayed = report.first_lsn.0.abs_diff(report.end_lsn.0);
