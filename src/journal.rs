@@ -131,14 +131,14 @@ impl Journal {
         if options.preallocate {
             log.start_preallocator();
         }
-        let flusher = match options.durability {
-            Durability::Interval(every) => Some(IntervalFlusher::start(&log, every)),
-            _ => None,
-        };
         let background = options
             .compaction
             .and_then(|policy| Background::start(&log, &compactor, policy));
         Ok(Journal {
+            flusher: Mutex::new(match options.durability {
+                Durability::Interval(every) => Some(IntervalFlusher::start(&log, every)),
+                _ => None,
+            }),
             summarizer: Mutex::new(crate::summary::Summarizer::start(&log, &report)),
             observers: crate::stats::Observers::start(&log, &options),
             log,
@@ -148,7 +148,6 @@ impl Journal {
             compactor,
             background: Mutex::new(background),
             state,
-            flusher: Mutex::new(flusher),
             abandoned: false,
             _lease: lease,
             _lock: dir_lock,

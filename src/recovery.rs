@@ -36,7 +36,7 @@ mod report;
 mod seal;
 // Compaction: the snapshot open starts from.
 mod snapshots;
-// Segment summaries: sealed segments folded without reading their entries.
+// Segment summaries.
 mod summaries;
 mod table;
 mod zero;
@@ -335,8 +335,7 @@ fn scan(
     let mut end = segments.first().map_or(0, |s| s.base()).max(from);
     for seg in segments.iter().filter(|s| s.end() > from) {
         if let Some(sum) = loaded.valid.get(&seg.base()).filter(|_| seg.base() >= from) {
-            // The entries folded so far come first: a source's last sequence wins.
-            folds.commit(state);
+            folds.commit(state); // earlier entries first: the last sequence wins
             if summaries::fold(seg, sum, state, report)? {
                 claim = claim.max(sum.durable_claim);
                 end = seg.end();

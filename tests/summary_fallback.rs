@@ -216,3 +216,29 @@ fn retired_segments_take_their_summaries_with_them() -> TestResult {
     assert!(reopened.summaries_removed.is_empty());
     Ok(())
 }
+
+/// Open trusts a summary for its segment's entries, so damage to them is not seen at
+/// open; a reader of this process still checks those frames in full (open did not read
+/// them), and reports the damage.
+#[test]
+fn damage_in_a_summarized_segment_is_seen_by_readers() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("journal");
+    build(&dir, 0)?;
+    let second = summaries(&dir)?[1].with_extension("seg");
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&second)?;
+    let mut byte = [0u8; 1];
+    std::os::unix::fs::FileExt::read_exact_at(&file, &mut byte, 4096 + 5000)?;
+    byte[0] ^= 0x40;
+    std::os::unix::fs::FileExt::write_all_at(&file, &byte, 4096 + 5000)?;
+    drop(file);
+    let journal = Journal::open(&dir, options())?;
+    assert!(journal.recovery_report().segments_summarized >= 3);
+    let outcome: Result<Vec<_>, _> = journal.read_from(journal.first_lsn())?.collect();
+    assert!(outcome.is_err(), "the damaged frame was read as valid");
+    journal.close_without_flush();
+    Ok(())
+}

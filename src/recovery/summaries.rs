@@ -12,6 +12,7 @@
 //! | absent, for a segment that is not the last | scan; `Missing` |
 //! | a summary or `.sum.tmp` whose segment does not exist | removed, reported in `summaries_removed` |
 //! | a summary of a segment at or after a first invalid frame | removed (before any truncation), reported |
+//! | any, in `Strict` or `Salvage` mode | not used: those modes read every frame |
 //!
 //! The fold reproduces `State::apply_entries` from the per-source rows: the last
 //! push-or-barrier sequence replaces the source's sequence, the last barrier its
@@ -27,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::format::frame::FrameKind;
 use crate::format::segment_summary::SegmentSummary;
 use crate::lsn::Lsn;
+use crate::options::RecoveryMode;
 use crate::reader::{decode_checkpoint, decode_meta, Frame};
 use crate::region;
 use crate::segment::Segment;
@@ -41,6 +43,8 @@ pub(super) struct Loaded {
     pub(super) valid: BTreeMap<u64, SegmentSummary>,
     /// Bases of the segments with a summary file (valid or not).
     files: BTreeSet<u64>,
+    /// The mode reads every frame: no summary is used, none is reported missing.
+    scan_all: bool,
 }
 
 impl Loaded {
@@ -75,6 +79,11 @@ pub(super) fn load(
         files: paths.keys().copied().collect(),
         ..Loaded::default()
     };
+    if ctx.mode != RecoveryMode::TolerateTornTail {
+        // Strict refuses any damage and Salvage repairs it: both read every frame.
+        out.scan_all = true;
+        return Ok(out);
+    }
     for seg in segments.iter().filter(|s| s.base() >= from) {
         let Some(path) = paths.get(&seg.base()) else {
             continue;
@@ -97,6 +106,9 @@ pub(super) fn report_missing(
     from: u64,
     report: &mut RecoveryReport,
 ) {
+    if loaded.scan_all {
+        return;
+    }
     let sealed = segments.len().saturating_sub(1);
     for seg in segments.iter().take(sealed).filter(|s| s.base() >= from) {
         if !loaded.files.contains(&seg.base()) {

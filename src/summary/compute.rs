@@ -68,7 +68,7 @@ pub(crate) fn compute(seg: &Segment) -> Result<SegmentSummary, NotSummarized> {
         pos += header.frame_len() as u64;
     }
     debug_assert!(pos <= seg.end());
-    out.sources = sources.rows.into_values().collect();
+    out.sources = sources.into_rows();
     debug_assert_eq!(
         out.sources.iter().map(|s| s.entries).sum::<u64>(),
         out.entries
@@ -76,23 +76,40 @@ pub(crate) fn compute(seg: &Segment) -> Result<SegmentSummary, NotSummarized> {
     Ok(out)
 }
 
-/// Per-source rows being folded, with the last source looked up cached.
-#[derive(Default)]
+/// Direct-mapped slots (by the low byte of `source_id`) in front of the row map, so a
+/// segment of entries interleaving up to this many sources folds without a map lookup
+/// per entry.
+const SLOTS: usize = 256;
+
+/// Per-source rows being folded.
 struct Sources {
+    slots: Vec<Option<SourceSummary>>,
+    /// Rows evicted from a slot by another source with the same low byte.
     rows: BTreeMap<u16, SourceSummary>,
+}
+
+impl Default for Sources {
+    fn default() -> Sources {
+        Sources {
+            slots: vec![None; SLOTS],
+            rows: BTreeMap::new(),
+        }
+    }
 }
 
 impl Sources {
     fn fold(&mut self, entries: &[Entry]) {
-        let mut current: Option<SourceSummary> = None;
         for e in entries {
-            let row = match current.as_mut() {
-                Some(row) if row.source_id == e.source_id => row,
+            let Some(slot) = self.slots.get_mut(usize::from(e.source_id) % SLOTS) else {
+                continue;
+            };
+            match slot {
+                Some(row) if row.source_id == e.source_id => fold_one(row, e),
                 _ => {
-                    if let Some(done) = current.take() {
-                        self.rows.insert(done.source_id, done);
+                    if let Some(evicted) = slot.take() {
+                        self.rows.insert(evicted.source_id, evicted);
                     }
-                    current.insert(self.rows.remove(&e.source_id).unwrap_or(SourceSummary {
+                    let mut row = self.rows.remove(&e.source_id).unwrap_or(SourceSummary {
                         source_id: e.source_id,
                         entries: 0,
                         sequences: None,
@@ -100,14 +117,20 @@ impl Sources {
                         min_watermark: i64::MAX,
                         max_watermark: i64::MIN,
                         last_watermark: 0,
-                    }))
+                    });
+                    fold_one(&mut row, e);
+                    *slot = Some(row);
                 }
-            };
-            fold_one(row, e);
+            }
         }
-        if let Some(done) = current {
-            self.rows.insert(done.source_id, done);
+    }
+
+    /// Every row, in increasing `source_id`.
+    fn into_rows(mut self) -> Vec<SourceSummary> {
+        for row in self.slots.into_iter().flatten() {
+            self.rows.insert(row.source_id, row);
         }
+        self.rows.into_values().collect()
     }
 }
 
