@@ -36,8 +36,7 @@ mod report;
 mod seal;
 // Compaction: the snapshot open starts from.
 mod snapshots;
-// Segment summaries.
-mod summaries;
+mod summaries; // segment summaries
 mod table;
 mod zero;
 
@@ -334,13 +333,9 @@ fn scan(
     let mut folds = replay::Folds::default();
     let mut end = segments.first().map_or(0, |s| s.base()).max(from);
     for seg in segments.iter().filter(|s| s.end() > from) {
-        if let Some(sum) = loaded.valid.get(&seg.base()).filter(|_| seg.base() >= from) {
-            folds.commit(state); // earlier entries first: the last sequence wins
-            if summaries::fold(seg, sum, state, report)? {
-                claim = claim.max(sum.durable_claim);
-                end = seg.end();
-                continue;
-            }
+        if let Some(folded) = summaries::try_fold(loaded, seg, from, &mut folds, state, report)? {
+            (claim, end) = (claim.max(folded), seg.end());
+            continue;
         }
         let mut pos = seg.base().max(from);
         while seg.end() - pos >= FRAME_HEADER_LEN as u64 {

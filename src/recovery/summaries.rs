@@ -167,12 +167,33 @@ fn fallback(
     });
 }
 
+/// Folds the summary of `seg`, if it has a valid one and starts at or after `from`, after
+/// committing the entries `folds` holds (they come first: a source's last sequence
+/// wins). Returns the summary's durable claim, or `None` if the segment must be scanned.
+///
+/// # Errors
+/// As [`fold`].
+pub(super) fn try_fold(
+    loaded: &Loaded,
+    seg: &Segment,
+    from: u64,
+    folds: &mut super::replay::Folds,
+    state: &mut State,
+    report: &mut RecoveryReport,
+) -> Result<Option<u64>> {
+    let Some(sum) = loaded.valid.get(&seg.base()).filter(|_| seg.base() >= from) else {
+        return Ok(None);
+    };
+    folds.commit(state);
+    Ok(fold(seg, sum, state, report)?.then_some(sum.durable_claim))
+}
+
 /// Folds `sum` and the record frames it locates into `state`; `Ok(false)` (reported as
 /// `Mismatch`, nothing folded) if a located frame does not validate as described.
 ///
 /// # Errors
 /// A located frame that validates but does not decode: corruption, as the scan reports it.
-pub(super) fn fold(
+fn fold(
     seg: &Segment,
     sum: &SegmentSummary,
     state: &mut State,
