@@ -8,10 +8,6 @@
 //! - `compaction_run`: `Journal::compact()` after `RUN_ENTRIES` new entries (untimed
 //!   appends, timed compaction: fold, snapshot, retirement), against `open` replaying
 //!   the same entries (the reference: both fold the same frames).
-//! - `summary_open`: the recovery step of open (`checkpoint_journal::inspect`, which
-//!   changes nothing) of a journal of `SUMMARY_ENTRIES` entries in 8 MiB segments (about
-//!   60 sealed segments, no snapshot), with its segment summaries against a byte-for-byte
-//!   copy without them (the reference, measured in the same run: every segment scanned).
 //! - Printed once, not criterion-timed: the largest directory size seen while the big
 //!   journal was built (segments + snapshots), and single-entry append latency
 //!   percentiles (p50, p99, p99.9) without and with background compaction running, as
@@ -46,10 +42,6 @@ const TAIL: u64 = 100_000;
 const BATCH: u64 = 1_000;
 /// Entries appended before each timed compaction.
 const RUN_ENTRIES: u64 = 1_000_000;
-/// Entries of the journal whose open is measured with and without segment summaries.
-const SUMMARY_ENTRIES: u64 = 20_000_000;
-/// Its segment size: many sealed segments.
-const SUMMARY_SEGMENT_BYTES: u64 = 8 << 20;
 /// Single-entry appends per latency run.
 const LATENCY_APPENDS: usize = 4_000_000;
 /// Latency runs of each kind, alternating.
@@ -245,59 +237,7 @@ fn latency_report(_: &mut Criterion<Clock>) {
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = open_bench, summary_open_bench, run_bench, latency_report
-}
-
-/// Open's recovery with segment summaries against the same journal without them.
-fn summary_open_bench(c: &mut Criterion<Clock>) {
-    let scratch = common::scratch_dir();
-    let (with, without) = (scratch.path().join("with"), scratch.path().join("without"));
-    let opts = options().segment_size_bytes(SUMMARY_SEGMENT_BYTES);
-    let journal = Journal::open(&with, opts).expect("create");
-    fill(&journal, 0, SUMMARY_ENTRIES);
-    let started = Instant::now();
-    // Async and never flushed: no segment is durable before close flushes, so close
-    // (after stopping the summarizer thread) summarizes them all.
-    journal.close().expect("close");
-    let close = started.elapsed();
-    let summaries = std::fs::read_dir(&with)
-        .expect("list")
-        .filter(|i| {
-            i.as_ref()
-                .is_ok_and(|i| i.path().extension().is_some_and(|x| x == "sum"))
-        })
-        .count();
-    eprintln!(
-        "summary_open: close wrote {summaries} summaries in {close:.1?} ({:.1?} each, \
-         {:.0} M entries/s)",
-        close / u32::try_from(summaries.max(1)).unwrap_or(1),
-        SUMMARY_ENTRIES as f64 / close.as_secs_f64() / 1e6
-    );
-    std::fs::create_dir_all(&without).expect("mkdir");
-    for item in std::fs::read_dir(&with).expect("list") {
-        let path = item.expect("entry").path();
-        if path.extension().is_some_and(|x| x == "seg") {
-            std::fs::copy(&path, without.join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    let mode = checkpoint_journal::RecoveryMode::default();
-    for (name, dir) in [("with", &with), ("without", &without)] {
-        let report = checkpoint_journal::inspect(dir, mode)
-            .expect("inspect")
-            .expect("journal")
-            .report;
-        eprintln!(
-            "summary_open {name}: {} segments, {} summarized, {} entries folded",
-            report.segments_scanned, report.segments_summarized, report.entries_replayed
-        );
-    }
-    let mut group = c.benchmark_group("summary_open");
-    for (name, dir) in [("scan_reference", &without), ("summaries", &with)] {
-        group.bench_function(name, |b| {
-            b.iter(|| checkpoint_journal::inspect(dir, mode).expect("inspect"));
-        });
-    }
-    group.finish();
+    targets = open_bench, run_bench, latency_report
 }
 
 fn main() {

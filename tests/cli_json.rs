@@ -44,6 +44,27 @@ fn inspect_json_has_segments_sources_checkpoint_holder_and_open() -> TestResult 
         1,
         "{v}"
     );
+    // A clean close summarized every full segment; open folds those summaries.
+    let full: Vec<_> = segments.iter().filter(|s| s["state"] == "full").collect();
+    for s in &full {
+        assert_eq!(s["summary"]["status"], "valid", "{s}");
+        has(
+            &s["summary"],
+            "frames entries durable_claim records sources",
+        );
+    }
+    let summarized: u64 = full
+        .iter()
+        .map(|s| s["summary"]["entries"].as_u64().unwrap())
+        .sum();
+    assert!(
+        summarized > 0 && summarized < written.entries,
+        "{summarized}"
+    );
+    assert_eq!(
+        v["open"]["report"]["segments_summarized"].as_u64(),
+        Some(full.len() as u64)
+    );
     let sources = v["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 3);
     has(
