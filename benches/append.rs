@@ -5,8 +5,11 @@
 //! - `append_one`: `Journal::append` of one entry (a 40-byte frame) with 1 GiB segments
 //!   (no roll-over inside a timed stretch), and with the default 64 MiB segments, with and
 //!   without the background preallocator (roll-over is part of the cost there). References:
-//!   the same 40-byte frames written with plain stores into a prefaulted file mapping, and
-//!   memcpy of 40 bytes into a prefaulted buffer.
+//!   the same 40-byte frames written with plain stores into a prefaulted file mapping;
+//!   the same with what the protocol cannot drop: one `fetch_add` reservation per frame
+//!   (`ref_reserve_frame_stores_40b`) and, besides, the frame checksum over the reserved
+//!   LSN (`ref_reserve_crc_frame_stores_40b`, the floor of a one-entry append with a
+//!   per-frame CRC); and memcpy of 40 bytes into a prefaulted buffer.
 //! - `append_batch_1024`: `Journal::append_batch` of 1024 entries (one 24,592-byte
 //!   frame). Reference: memcpy of the same bytes into a prefaulted buffer, streaming
 //!   through 64 MiB (as the journal streams through a segment) and into one hot buffer.
@@ -18,8 +21,10 @@
 mod common;
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use checkpoint_journal::format::crc::frame_crc_one_entry;
 use checkpoint_journal::{Entry, Journal, Options};
 use criterion::{criterion_group, Criterion, Throughput};
 
@@ -115,6 +120,36 @@ fn append_loop(journal: &Journal, first: u64, count: u64) {
     }
 }
 
+/// Writes one-entry frames as an append must at the least: reserve 40 bytes with one
+/// `fetch_add` on `tail` (the LSN), then store the entry words, the second header word
+/// (with `crc`, the frame checksum over the reserved LSN, header and entry, else a
+/// value of the sequence) and the first header word last. Wraps at the end of `words`.
+fn reserve_frames(words: &mut [u64], tail: &AtomicU64, count: u64, seed: u64, crc: bool) {
+    /// Publication word of a one-entry frame: `len` 24, kind 1 (entries).
+    const WORD0: u64 = 0x18 | 0x1 << 32;
+    let wrap = (words.len() - words.len() % 5) as u64 * 8;
+    for i in 0..count {
+        let mut lsn = tail.fetch_add(FRAME_ONE_BYTES, Ordering::AcqRel);
+        if lsn + FRAME_ONE_BYTES > wrap {
+            tail.store(FRAME_ONE_BYTES, Ordering::Relaxed);
+            lsn = 0;
+        }
+        let seq = seed.wrapping_add(i);
+        let payload = [0x7 | 0x1 << 16, seq, seq];
+        let checksum_word = if crc {
+            u64::from(frame_crc_one_entry(lsn, WORD0, 0, payload))
+        } else {
+            seq ^ 0x5bd1_e995
+        };
+        let at = usize::try_from(lsn / 8).expect("a mapping fits usize");
+        if let Some(frame) = words.get_mut(at..at + 5) {
+            frame[2..].copy_from_slice(&payload);
+            frame[1] = checksum_word;
+            frame[0] = WORD0;
+        }
+    }
+}
+
 /// Copies `chunk` to successive positions of `dst`, wrapping at its end.
 fn memcpy_stream(dst: &mut [u8], mut at: usize, chunk: &[u8], count: u64) -> usize {
     for _ in 0..count {
@@ -185,6 +220,21 @@ fn bench_append_one(c: &mut Criterion<Clock>) {
             common::clock().since(started)
         });
     });
+
+    let tail = AtomicU64::new(0);
+    for (name, crc) in [
+        ("ref_reserve_frame_stores_40b", false),
+        ("ref_reserve_crc_frame_stores_40b", true),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let started = common::clock().now();
+                reserve_frames(words, &tail, iters, iters, crc);
+                black_box(&words);
+                common::clock().since(started)
+            });
+        });
+    }
 
     let mut dst = prefaulted_buffer(STREAM_BYTES);
     let frame = [3u8; 40];

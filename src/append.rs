@@ -6,7 +6,6 @@
 //! thread. A cached segment stays mapped until the thread next misses, which is why a
 //! retired segment's disk space can be held by an idle thread (docs/DURABILITY.md).
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -19,10 +18,11 @@ use crate::format::limits::BATCH_ENTRIES_MAX;
 use crate::lsn::Lsn;
 use crate::region::{self, classify, Reservation, Tail, GENERATION_MASK};
 use crate::segment::Segment;
-use crate::stats::counters::{AppendCounters, CounterBlock, ThreadCounters};
+use crate::stats::counters::AppendCounters;
 use crate::storage::Storage;
 use crate::sync::{self, lock, Arc, AtomicU64, Mutex, Ordering};
 
+mod cache;
 mod disk;
 mod prealloc;
 
@@ -30,19 +30,6 @@ pub(crate) use disk::Disk;
 
 /// Writable segments remembered per generation (older ones are only read).
 const WRITABLE_KEPT: usize = 8;
-
-thread_local! {
-    static WRITE_CACHE: RefCell<Option<CachedSegment>> = const { RefCell::new(None) };
-}
-
-#[derive(Debug)]
-struct CachedSegment {
-    log_uid: u64,
-    generation: u64,
-    segment: Arc<Segment>,
-    /// This thread's append counters for this log (stats).
-    counters: CounterBlock,
-}
 
 /// The segment table. Guarded by `Log::segments`.
 #[derive(Debug, Default)]
@@ -177,8 +164,8 @@ impl Log {
     #[inline]
     pub(crate) fn append_entries(&self, entries: &[Entry]) -> Result<(Lsn, Lsn)> {
         // One entry always fits one frame: no chunking, no frame-size computation.
-        if let [_] = entries {
-            return self.append_chunk(entries);
+        if let [entry] = entries {
+            return self.append_one(entry);
         }
         let per_frame = self.entries_per_frame();
         let mut chunks = entries.chunks(per_frame);
@@ -241,9 +228,23 @@ impl Log {
     ) -> Result<(Lsn, Lsn)> {
         self.frontier.check_poison()?;
         let len = len as u64;
+        let reserved = self.tail.reserve(len);
+        self.place_frame(reserved, len, tally, write)
+    }
+
+    /// Writes and publishes the frame of `len` bytes in the reservation `reserved`; on
+    /// the segment end, pads, rolls and reserves again until the frame is placed.
+    #[inline]
+    fn place_frame(
+        &self,
+        reserved: (u64, u64),
+        len: u64,
+        tally: (FrameKind, usize),
+        write: impl Fn(&Segment, usize, u64, u64),
+    ) -> Result<(Lsn, Lsn)> {
+        let (mut generation, mut offset) = reserved;
         let mut round = 0;
         loop {
-            let (generation, offset) = self.tail.reserve(len);
             let outcome = self.with_segment(generation, |seg, counters| {
                 match classify(generation, offset, len, seg.capacity()) {
                     Reservation::Fits { offset, .. } => {
@@ -267,6 +268,7 @@ impl Log {
             }
             self.roll(generation)?;
             sync::backoff(&mut round);
+            (generation, offset) = self.tail.reserve(len);
         }
     }
 
@@ -297,63 +299,6 @@ impl Log {
             );
         }
         // Fewer than a header's bytes left: they stay zero, and readers skip them.
-    }
-
-    /// Runs `f` on the segment of `generation` and this thread's append counters, from
-    /// the thread's cache when it can.
-    #[inline]
-    fn with_segment<R>(
-        &self,
-        generation: u64,
-        f: impl FnOnce(&Segment, &ThreadCounters) -> R,
-    ) -> Result<R> {
-        let active = self.active_generation.load(Ordering::Acquire); // pairs with roll's Release
-        WRITE_CACHE.with(|cell| {
-            let mut cache = cell.borrow_mut();
-            let hit = cache.as_ref().is_some_and(|c| {
-                c.log_uid == self.uid
-                    && c.generation & GENERATION_MASK == generation
-                    && active.wrapping_sub(c.generation) < WRITABLE_KEPT as u64
-            });
-            if !hit {
-                self.refill(&mut cache, generation)?;
-            }
-            // `f` runs on the cached segment while the cache is borrowed (no `Arc`
-            // clone): it never re-enters the cache (a roll runs after it returns).
-            match cache.as_ref() {
-                Some(c) => Ok(f(&c.segment, &c.counters)),
-                None => Err(self.lost_generation(generation)),
-            }
-        })
-    }
-
-    /// Replaces the thread's cache entry with the one for `generation` (once per roll
-    /// per thread; out of line, so the hit path stays small).
-    #[cold]
-    #[inline(never)]
-    fn refill(&self, cache: &mut Option<CachedSegment>, generation: u64) -> Result<()> {
-        let counters = cache
-            .take()
-            .filter(|c| c.log_uid == self.uid)
-            .map(|c| c.counters);
-        *cache = Some(self.lookup_writable(generation, counters)?);
-        Ok(())
-    }
-
-    /// The cache entry for `generation`; keeps `counters` (this thread's block for this
-    /// log, if the cache held it) or finds the block in the registry.
-    fn lookup_writable(&self, gen: u64, counters: Option<CounterBlock>) -> Result<CachedSegment> {
-        let (generation, segment) = lock(&self.segments)
-            .writable_for(gen)
-            .map(|(g, s)| (*g, Arc::clone(s)))
-            .ok_or_else(|| self.lost_generation(gen))?;
-        let counters = counters.unwrap_or_else(|| self.appends.for_this_thread());
-        Ok(CachedSegment {
-            log_uid: self.uid,
-            generation,
-            segment,
-            counters,
-        })
     }
 
     #[cold]
@@ -433,19 +378,6 @@ impl Log {
                 self.wake.after_flush();
             }
         })
-    }
-
-    /// Drops this thread's cached segment if it belongs to this log, so that closing a
-    /// journal releases the mapping in the closing thread (other threads release theirs
-    /// when they next append to another journal, or exit).
-    pub(crate) fn release_thread_cache(&self) {
-        WRITE_CACHE.with(|cell| {
-            if let Ok(mut cache) = cell.try_borrow_mut() {
-                if cache.as_ref().is_some_and(|c| c.log_uid == self.uid) {
-                    *cache = None;
-                }
-            }
-        });
     }
 
     /// The LSN just past every reservation made so far.

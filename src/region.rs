@@ -159,11 +159,28 @@ pub fn classify(generation: u64, offset: u64, len: u64, capacity: u64) -> Reserv
     }
 }
 
+/// `(generation, offset)` as returned by [`Tail::reserve`], packed into one word as the
+/// tail packs it (for passing a reservation along in a register).
+#[inline]
+#[must_use]
+pub fn pack_reservation(generation: u64, offset: u64) -> u64 {
+    pack(generation, offset)
+}
+
+/// Inverse of [`pack_reservation`].
+#[inline]
+#[must_use]
+pub fn unpack_reservation(word: u64) -> (u64, u64) {
+    unpack(word)
+}
+
+#[inline]
 fn pack(generation: u64, offset: u64) -> u64 {
     debug_assert!(offset <= OFFSET_MASK);
     (generation & GENERATION_MASK) << OFFSET_BITS | offset
 }
 
+#[inline]
 fn unpack(word: u64) -> (u64, u64) {
     (word >> OFFSET_BITS, word & OFFSET_MASK)
 }
@@ -203,6 +220,34 @@ pub fn write_entries<W: Words + ?Sized>(
     for (at, word) in (word_at + FRAME_HEADER_WORDS..).zip(payload) {
         mem.store(at, word.to_le(), Ordering::Relaxed);
     }
+    publish(mem, word_at, w0, frame::word1(crc, back));
+}
+
+/// Writes a one-entry frame into reserved space at `word_at` and publishes it: the same
+/// words as [`write_entries`] with one entry, straight-line (the single-append hot path).
+#[inline]
+pub fn write_one_entry<W: Words + ?Sized>(
+    mem: &W,
+    word_at: usize,
+    lsn: u64,
+    durable: u64,
+    entry: &Entry,
+) {
+    const WORDS: usize = FRAME_HEADER_WORDS + crate::entry::ENTRY_WORDS;
+    // One bounds check for the frame, which the per-store checks below then fold into.
+    let fits = word_at
+        .checked_add(WORDS)
+        .is_some_and(|end| end <= mem.len_words());
+    debug_assert!(fits, "a frame past the end of a region");
+    if !fits {
+        return;
+    }
+    let len = u32::try_from(crate::entry::ENTRY_LEN).unwrap_or(u32::MAX);
+    let w0 = frame::word0(len, FrameKind::Entries);
+    let back = frame::durable_back(lsn, durable);
+    let payload = entry.to_words();
+    let crc = crc::frame_crc_one_entry(lsn, w0, back, payload);
+    mem.store_run(word_at + FRAME_HEADER_WORDS, &payload, Ordering::Relaxed);
     publish(mem, word_at, w0, frame::word1(crc, back));
 }
 
@@ -326,6 +371,8 @@ mod tests {
         let tail = Tail::new(GENERATION_MASK, 0);
         tail.roll_to(GENERATION_MASK + 1, 0);
         assert_eq!(tail.load(), (0, 0));
+        let far = (GENERATION_MASK, (1 << 35) + 8);
+        assert_eq!(unpack_reservation(pack_reservation(far.0, far.1)), far);
     }
 
     #[test]
@@ -345,6 +392,29 @@ mod tests {
         );
         assert_eq!(published_len(mem.as_slice(), 0), Some(64));
         assert_eq!(published_len(mem.as_slice(), 8), None);
+    }
+
+    #[test]
+    fn one_entry_writer_matches_the_batch_writer() {
+        let entry = Entry::barrier(9, u64::MAX - 3, i64::MIN + 1);
+        let far = 1u64 << 40;
+        let saturated = far - u64::from(u32::MAX) * 8;
+        for (lsn, durable, claim) in [(4096, 4000, 4000), (8, 8, 8), (far, 0, saturated)] {
+            let (one, batch) = (region(8), region(8));
+            write_one_entry(one.as_slice(), 1, lsn, durable, &entry);
+            write_entries(batch.as_slice(), 1, lsn, durable, &[entry]);
+            let words = |r: &[SharedWord]| -> Vec<u64> {
+                (0..r.len())
+                    .map(|i| r.load(i, Ordering::Relaxed).unwrap())
+                    .collect()
+            };
+            assert_eq!(words(&one), words(&batch), "lsn {lsn}");
+            let h = read_header(one.as_slice(), 1, lsn, 56).unwrap();
+            let mut out = Vec::new();
+            read_entries(one.as_slice(), 1, &h, &mut out);
+            assert_eq!(out, [entry]);
+            assert_eq!(h.durable_claim(lsn), claim);
+        }
     }
 
     #[test]

@@ -224,6 +224,7 @@ impl Segment {
     }
 
     /// The data area as words (word 0 is LSN `base`).
+    #[inline]
     pub(crate) fn data(&self) -> &[SharedWord] {
         self.file.words().get(HEADER_WORDS..).unwrap_or_default()
     }

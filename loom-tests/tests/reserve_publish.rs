@@ -9,7 +9,7 @@
 
 use checkpoint_journal::protocol::{
     classify, entries_frame_len, published_len, read_entries, read_header, write_entries,
-    Reservation, Tail,
+    write_one_entry, Reservation, Tail,
 };
 use checkpoint_journal::Entry;
 use loom::sync::atomic::AtomicU64;
@@ -29,13 +29,14 @@ fn produce(tail: &Tail, mem: &[AtomicU64], source: u16) -> u64 {
     let Reservation::Fits { offset, .. } = classify(generation, offset, FRAME, CAPACITY) else {
         panic!("the region holds every frame of this model");
     };
-    write_entries(
-        mem,
-        (offset / 8) as usize,
-        offset,
-        0,
-        &[Entry::push(source, 7, -1)],
-    );
+    let entry = Entry::push(source, 7, -1);
+    // Producer 1 writes through the batch writer, producer 2 through the one-entry
+    // writer of the single-append fast path: both publish the same words.
+    if source == 1 {
+        write_entries(mem, (offset / 8) as usize, offset, 0, &[entry]);
+    } else {
+        write_one_entry(mem, (offset / 8) as usize, offset, 0, &entry);
+    }
     offset
 }
 
