@@ -317,7 +317,7 @@ fn read_checked<W: Words + ?Sized>(
 ) -> std::result::Result<FrameHeader, FrameFault> {
     let (header, copied) = region::read_header_and_entries(mem, at, lsn, room, out)?;
     if header.kind == FrameKind::Entries && !copied {
-        out.reserve_exact(header.len as usize / crate::entry::ENTRY_LEN);
+        room_for(out, header.len as usize / crate::entry::ENTRY_LEN);
         region::read_entries(mem, at, &header, out);
     }
     Ok(header)
@@ -339,10 +339,21 @@ fn read_trusted<W: Words + ?Sized>(
     let w1 = u64::from_le(mem.load(at + 1, Ordering::Relaxed).unwrap_or(0));
     let header = frame::check_fields(w0, w1, room)?;
     if header.kind == FrameKind::Entries {
-        out.reserve_exact(header.len as usize / crate::entry::ENTRY_LEN);
+        room_for(out, header.len as usize / crate::entry::ENTRY_LEN);
         region::read_entries(mem, at, &header, out);
     }
     Ok(header)
+}
+
+/// Makes room for `count` more entries in `out`: a `Vec` without a buffer gets one of
+/// exactly `count` entries by a direct allocation (`reserve_exact` on it would take the
+/// slower grow path: about 90 instructions per single-entry frame, callgrind).
+fn room_for(out: &mut Vec<Entry>, count: usize) {
+    if out.capacity() == 0 {
+        *out = Vec::with_capacity(count);
+    } else {
+        out.reserve_exact(count);
+    }
 }
 
 /// The checkpoint frame at `lsn` of `seg`, whose payload is `payload`; a payload that

@@ -68,19 +68,34 @@ impl Delta {
         self.entries += 1;
     }
 
-    /// Folds the leading entries of `run` whose source is `id`; returns how many.
+    /// Folds the leading entries of `run` whose source is `id`; returns how many. One
+    /// pass for the run's length, watermark and whether it holds a barrier; the last
+    /// positioned entry and the last barrier are then found from the run's end (most
+    /// often its last entry).
     #[inline]
     fn fold_run(&mut self, id: u16, run: &[Entry]) -> usize {
-        let mut d = *self;
+        let mut watermark = self.watermark;
+        let mut barriers = false;
         let mut n = 0usize;
         for e in run {
             if e.source_id != id {
                 break;
             }
-            d.step(e);
+            watermark = watermark.max(e.watermark);
+            barriers |= e.op == BARRIER;
             n += 1;
         }
-        *self = d;
+        let folded = run.get(..n).unwrap_or_default();
+        if let Some(e) = folded.iter().rfind(|e| e.op == PUSH || e.op == BARRIER) {
+            self.sequence = e.sequence;
+            self.has_sequence = true;
+        }
+        if let Some(e) = folded.iter().rfind(|e| barriers && e.op == BARRIER) {
+            self.barrier = e.sequence;
+            self.has_barrier = true;
+        }
+        self.watermark = watermark;
+        self.entries += n as u64;
         n
     }
 
