@@ -46,10 +46,11 @@ impl Log {
     fn create_spare(&self, base: u64) {
         let _rolling = lock(&self.roll_lock);
         {
+            // Only the segment right after the active one, and only once: a request that
+            // waited in the channel while the log rolled past `base` (and compaction may
+            // have retired it since) must not create that file again.
             let table = lock(&self.segments);
-            if table.by_base.contains_key(&base)
-                || table.spare.as_ref().is_some_and(|s| s.base() == base)
-            {
+            if table.active().map(|(_, s)| s.end()) != Some(base) || table.spare.is_some() {
                 return;
             }
         }
