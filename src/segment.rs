@@ -289,7 +289,7 @@ pub(crate) fn free_name(base_lsn: u64) -> String {
 pub(crate) fn is_free_name(name: &OsStr) -> bool {
     name.to_str().is_some_and(|n| {
         n.strip_suffix(FREE_SUFFIX)
-            .is_some_and(|hex| parse_name(OsStr::new(&format!("{hex}{SEGMENT_SUFFIX}"))).is_some())
+            .is_some_and(|hex| parse_lsn_hex(hex).is_some())
     })
 }
 
@@ -304,8 +304,12 @@ fn store_header(words: &[SharedWord], header: &SegmentHeader) {
 
 /// The base LSN a segment file name encodes, or `None` if it is not a segment name.
 pub(crate) fn parse_name(name: &OsStr) -> Option<u64> {
-    let name = name.to_str()?;
-    let hex = name.strip_suffix(SEGMENT_SUFFIX)?;
+    parse_lsn_hex(name.to_str()?.strip_suffix(SEGMENT_SUFFIX)?)
+}
+
+/// The LSN of a file name's 16 lowercase hex digits (segment, snapshot and summary
+/// names), or `None` for anything else.
+pub(crate) fn parse_lsn_hex(hex: &str) -> Option<u64> {
     if hex.len() != 16
         || !hex
             .bytes()

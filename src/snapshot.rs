@@ -47,18 +47,7 @@ pub(crate) fn file_name(lsn: u64) -> String {
 
 /// The LSN a snapshot file name encodes, or `None` if it is not a snapshot name.
 pub(crate) fn parse_name(name: &OsStr) -> Option<u64> {
-    parse_hex(name.to_str()?.strip_suffix(SNAPSHOT_SUFFIX)?)
-}
-
-fn parse_hex(hex: &str) -> Option<u64> {
-    if hex.len() != 16
-        || !hex
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
-        return None;
-    }
-    u64::from_str_radix(hex, 16).ok()
+    crate::segment::parse_lsn_hex(name.to_str()?.strip_suffix(SNAPSHOT_SUFFIX)?)
 }
 
 /// Lists the snapshot and temporary files of `dir`.
@@ -75,7 +64,7 @@ pub(crate) fn list(storage: &dyn Storage, dir: &Path) -> Result<Listing> {
             continue;
         };
         if let Some(hex) = name.strip_suffix(TEMP_SUFFIX) {
-            if parse_hex(hex).is_some() && item.is_file {
+            if crate::segment::parse_lsn_hex(hex).is_some() && item.is_file {
                 out.temps.push(dir.join(name));
             }
         } else if let Some(lsn) = parse_name(&item.name).filter(|_| item.is_file) {

@@ -82,18 +82,7 @@ pub(crate) fn path_for(dir: &Path, base_lsn: u64) -> PathBuf {
 
 /// The base LSN a summary file name encodes, or `None` if it is not a summary name.
 pub(crate) fn parse_name(name: &OsStr) -> Option<u64> {
-    parse_hex(name.to_str()?.strip_suffix(SUMMARY_SUFFIX)?)
-}
-
-fn parse_hex(hex: &str) -> Option<u64> {
-    if hex.len() != 16
-        || !hex
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
-        return None;
-    }
-    u64::from_str_radix(hex, 16).ok()
+    crate::segment::parse_lsn_hex(name.to_str()?.strip_suffix(SUMMARY_SUFFIX)?)
 }
 
 /// Lists the summary and temporary summary files of `dir` (regular files only).
@@ -110,7 +99,7 @@ pub(crate) fn list(storage: &dyn Storage, dir: &Path) -> Result<Listing> {
             continue;
         };
         if let Some(hex) = name.strip_suffix(TEMP_SUFFIX) {
-            if parse_hex(hex).is_some() {
+            if crate::segment::parse_lsn_hex(hex).is_some() {
                 out.temps.push(dir.join(name));
             }
         } else if let Some(base) = parse_name(&item.name) {
