@@ -17,6 +17,7 @@ use crate::format::snapshot_file::{
 };
 use crate::segment::now_ms;
 use crate::state::State;
+use crate::storage::page_file::{self, PageFileOps};
 use crate::storage::{Storage, Words};
 use crate::sync::Ordering;
 
@@ -24,12 +25,11 @@ use crate::sync::Ordering;
 pub(crate) const SNAPSHOT_SUFFIX: &str = ".snap";
 /// A snapshot being written: `{snapshot_lsn:016x}.snap.tmp`.
 pub(crate) const TEMP_SUFFIX: &str = ".snap.tmp";
-/// Snapshot files are written through a mapping, padded to whole pages.
-const FILE_ALIGN_BYTES: usize = 4096;
 /// Longest snapshot file read back: header, largest body, trailer, padding.
-const FILE_MAX_BYTES: u64 =
-    (SNAPSHOT_HEADER_LEN + SNAPSHOT_BODY_MAX_BYTES + SNAPSHOT_TRAILER_LEN + FILE_ALIGN_BYTES)
-        as u64;
+const FILE_MAX_BYTES: u64 = (SNAPSHOT_HEADER_LEN
+    + SNAPSHOT_BODY_MAX_BYTES
+    + SNAPSHOT_TRAILER_LEN
+    + page_file::PAGE_FILE_ALIGN_BYTES) as u64;
 
 /// The snapshot files of a directory.
 #[derive(Debug, Default)]
@@ -117,45 +117,14 @@ pub(crate) fn write(
     let path = dir.join(file_name(lsn));
     let _span = tracing::debug_span!("snapshot_write", path = %path.display(), bytes = bytes.len())
         .entered();
-    match storage.remove_file(&tmp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::io(&tmp, "remove snapshot temporary file", e));
-        }
-        _ => {}
-    }
-    write_file(storage, &tmp, &bytes)?;
-    storage
-        .rename(&tmp, &path)
-        .map_err(|e| Error::io(&tmp, "rename snapshot", e))?;
-    storage
-        .sync_dir(dir)
-        .map_err(|e| Error::io(dir, "fsync directory", e))?;
+    let ops = PageFileOps {
+        remove_temp: "remove snapshot temporary file",
+        create: "create snapshot",
+        msync: "msync snapshot",
+        rename: "rename snapshot",
+    };
+    page_file::publish(storage, (dir, &tmp, &path), &bytes, &ops)?;
     Ok(path)
-}
-
-/// Creates `path` with `bytes` padded to whole pages and makes the bytes durable.
-fn write_file(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> Result<()> {
-    let len = bytes.len().div_ceil(FILE_ALIGN_BYTES).max(1) * FILE_ALIGN_BYTES;
-    let file = storage.create_mapped(path, len as u64).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::StorageFull {
-            Error::StorageFull {
-                path: path.to_owned(),
-                bytes: len as u64,
-            }
-        } else {
-            Error::io(path, "create snapshot", e)
-        }
-    })?;
-    let words = file.words();
-    for (i, chunk) in bytes.chunks(8).enumerate() {
-        let mut b = [0u8; 8];
-        b.get_mut(..chunk.len())
-            .unwrap_or_default()
-            .copy_from_slice(chunk);
-        words.store(i, u64::from_le_bytes(b).to_le(), Ordering::Relaxed);
-    }
-    file.sync_range(0, len)
-        .map_err(|e| Error::io(path, "msync snapshot", e))
 }
 
 /// Reads and validates the snapshot at `path` (named for `name_lsn`) of journal

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::format::limits::SUMMARY_FILE_MAX_BYTES;
 use crate::format::segment_summary::{self, SegmentSummary, SummaryFault};
 use crate::segment::Segment;
+use crate::storage::page_file::{self, PageFileOps};
 use crate::storage::{Storage, Words};
 use crate::sync::Ordering;
 
@@ -29,8 +30,6 @@ pub(crate) use compute::compute;
 pub(crate) const SUMMARY_SUFFIX: &str = ".sum";
 /// A summary being written: `{base_lsn:016x}.sum.tmp`.
 pub(crate) const TEMP_SUFFIX: &str = ".sum.tmp";
-/// Summary files are written through a mapping, padded to whole pages.
-const FILE_ALIGN_BYTES: usize = 4096;
 
 /// Why a summary could not be used; open then scans the segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -131,38 +130,14 @@ pub(crate) fn write(
     let base = summary.base_lsn;
     let tmp = dir.join(format!("{base:016x}{TEMP_SUFFIX}"));
     let path = path_for(dir, base);
-    match storage.remove_file(&tmp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::io(&tmp, "remove summary temporary file", e));
-        }
-        _ => {}
-    }
-    write_file(storage, &tmp, &bytes)?;
-    storage
-        .rename(&tmp, &path)
-        .map_err(|e| Error::io(&tmp, "rename summary", e))?;
-    storage
-        .sync_dir(dir)
-        .map_err(|e| Error::io(dir, "fsync directory", e))?;
+    let ops = PageFileOps {
+        remove_temp: "remove summary temporary file",
+        create: "create summary",
+        msync: "msync summary",
+        rename: "rename summary",
+    };
+    page_file::publish(storage, (dir, &tmp, &path), &bytes, &ops)?;
     Ok(path)
-}
-
-/// Creates `path` with `bytes` padded to whole pages and makes the bytes durable.
-fn write_file(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> Result<()> {
-    let len = bytes.len().div_ceil(FILE_ALIGN_BYTES).max(1) * FILE_ALIGN_BYTES;
-    let file = storage
-        .create_mapped(path, len as u64)
-        .map_err(|e| Error::io(path, "create summary", e))?;
-    let words = file.words();
-    for (i, chunk) in bytes.chunks(8).enumerate() {
-        let mut b = [0u8; 8];
-        b.get_mut(..chunk.len())
-            .unwrap_or_default()
-            .copy_from_slice(chunk);
-        words.store(i, u64::from_le_bytes(b).to_le(), Ordering::Relaxed);
-    }
-    file.sync_range(0, len)
-        .map_err(|e| Error::io(path, "msync summary", e))
 }
 
 /// Reads the summary at `path` and checks that it describes `seg` (journal id, base and

@@ -3,6 +3,7 @@
 
 mod fs;
 mod mmap;
+pub(crate) mod page_file;
 // Owner lease: small files on the real filesystem.
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
