@@ -58,6 +58,7 @@ mod append;
 mod compaction;
 pub(crate) mod flush;
 mod journal;
+mod periodic;
 mod region;
 mod segment;
 mod snapshot;

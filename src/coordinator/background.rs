@@ -2,47 +2,45 @@
 //! `checkpoint_interval` until the coordinator is dropped. An error stops it and is
 //! kept for `background_error` (and logged): checkpointing never stops silently.
 
-use std::time::{Duration, Instant};
+use std::ops::ControlFlow;
+use std::time::Instant;
 
-use crate::sync::{lock, Arc, Condvar, Mutex};
+use crate::periodic::Periodic;
+use crate::sync::{lock, Arc, Mutex};
 
 use super::Shared;
 
 /// The running thread and how to stop it.
 #[derive(Debug)]
 pub(super) struct Background {
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<Periodic>,
     error: Arc<Mutex<Option<String>>>,
-    handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Background {
-    /// Starts the thread; `None` if the config has no interval or the spawn failed
-    /// (logged).
+    /// Starts the thread; `None` if the config has no interval. A failed spawn is logged
+    /// and kept as the background error.
     pub(super) fn start(shared: &Arc<Shared>) -> Option<Background> {
         let every = shared.config.checkpoint_interval?;
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let error = Arc::new(Mutex::new(None));
-        let (shared, stop2, error2) = (Arc::clone(shared), Arc::clone(&stop), Arc::clone(&error));
-        let spawned = std::thread::Builder::new()
-            .name("cpj-checkpoint".into())
-            .spawn(move || run(&shared, &stop2, &error2, every));
-        match spawned {
-            Ok(handle) => Some(Background {
-                stop,
-                error,
-                handle: Some(handle),
-            }),
-            Err(e) => {
+        let (shared, error2) = (Arc::clone(shared), Arc::clone(&error));
+        let spawned = Periodic::spawn("cpj-checkpoint", every, move || {
+            match shared.maybe_trigger(Instant::now()) {
+                Ok(_) => ControlFlow::Continue(()),
+                Err(e) => {
+                    tracing::error!(error = %e, "periodic checkpoint failed; the checkpoint thread stops");
+                    *lock(&error2) = Some(e.to_string());
+                    ControlFlow::Break(())
+                }
+            }
+        });
+        let thread = spawned
+            .inspect_err(|e| {
                 tracing::error!(error = %e, "could not start the checkpoint thread");
                 *lock(&error) = Some(format!("could not start the checkpoint thread: {e}"));
-                Some(Background {
-                    stop,
-                    error,
-                    handle: None,
-                })
-            }
-        }
+            })
+            .ok();
+        Some(Background { thread, error })
     }
 
     pub(super) fn error(&self) -> Option<String> {
@@ -50,33 +48,8 @@ impl Background {
     }
 
     pub(super) fn stop(&mut self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn run(
-    shared: &Shared,
-    stop: &(Mutex<bool>, Condvar),
-    error: &Mutex<Option<String>>,
-    every: Duration,
-) {
-    let mut stopped = lock(&stop.0);
-    while !*stopped {
-        stopped = match stop.1.wait_timeout(stopped, every) {
-            Ok((g, _)) => g,
-            Err(p) => p.into_inner().0,
-        };
-        if *stopped {
-            break;
-        }
-        if let Err(e) = shared.maybe_trigger(Instant::now()) {
-            tracing::error!(error = %e, "periodic checkpoint failed; the checkpoint thread stops");
-            *lock(error) = Some(e.to_string());
-            break;
+        if let Some(thread) = self.thread.as_mut() {
+            thread.stop();
         }
     }
 }

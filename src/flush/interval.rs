@@ -1,54 +1,38 @@
 //! The background flusher of `Durability::Interval`: a thread that makes everything
-//! reserved durable every interval, until stopped.
+//! reserved durable every interval, until stopped or until a flush fails (which poisons
+//! the journal).
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use super::flush_to;
 use crate::append::Log;
-use crate::sync::{lock, Arc, Condvar, Mutex};
+use crate::periodic::Periodic;
+use crate::sync::Arc;
 
 /// The background flusher of `Durability::Interval`.
 #[derive(Debug)]
-pub(crate) struct IntervalFlusher {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
+pub(crate) struct IntervalFlusher(Option<Periodic>);
 
 impl IntervalFlusher {
     pub(crate) fn start(log: &Arc<Log>, every: Duration) -> IntervalFlusher {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let log = Arc::clone(log);
-        let stop2 = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("cpj-flusher".into())
-            .spawn(move || interval_loop(&log, &stop2, every))
-            .ok();
-        IntervalFlusher { stop, handle }
+        let thread = Periodic::spawn("cpj-flusher", every, move || {
+            let target = log.reserved_end();
+            match flush_to(&log, target) {
+                Ok(_) => ControlFlow::Continue(()),
+                Err(e) => {
+                    tracing::error!(error = %e, "interval flush failed; the journal is poisoned");
+                    ControlFlow::Break(())
+                }
+            }
+        });
+        IntervalFlusher(thread.ok())
     }
 
     pub(crate) fn stop(&mut self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn interval_loop(log: &Log, stop: &(Mutex<bool>, Condvar), every: Duration) {
-    let mut stopped = lock(&stop.0);
-    while !*stopped {
-        stopped = match stop.1.wait_timeout(stopped, every) {
-            Ok((g, _)) => g,
-            Err(p) => p.into_inner().0,
-        };
-        if *stopped {
-            break;
-        }
-        let target = log.reserved_end();
-        if let Err(e) = flush_to(log, target) {
-            tracing::error!(error = %e, "interval flush failed; the journal is poisoned");
-            break;
+        if let Some(thread) = self.0.as_mut() {
+            thread.stop();
         }
     }
 }

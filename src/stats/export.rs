@@ -5,6 +5,7 @@
 //! `Stats` every `Options::metrics_interval` and sets the counters (as absolute values)
 //! and gauges; the flush leader records each sync's latency into the histogram.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram};
@@ -12,7 +13,8 @@ use metrics::{Counter, Gauge, Histogram};
 use super::names::{MetricKind, DURABLE_LAG_SECONDS, FLUSH_SECONDS, METRIC_NAMES};
 use super::Stats;
 use crate::append::Log;
-use crate::sync::{lock, Arc, Condvar, Mutex};
+use crate::periodic::Periodic;
+use crate::sync::Arc;
 
 /// A registered metric.
 #[derive(Debug)]
@@ -116,39 +118,33 @@ fn value_of(stats: &Stats, name: &str) -> Option<u64> {
 /// The background publisher; stopped (with a last publication) at close.
 #[derive(Debug)]
 pub(crate) struct MetricsThread {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<std::thread::JoinHandle<()>>,
+    thread: Option<Periodic>,
+    exporter: Arc<Exporter>,
+    log: Arc<Log>,
 }
 
 impl MetricsThread {
     /// Publishes now and then every `every` until stopped.
     pub(crate) fn start(log: &Arc<Log>, every: Duration) -> MetricsThread {
-        let exporter = Exporter::new(log);
+        let exporter = Arc::new(Exporter::new(log));
         exporter.publish(&super::live(log));
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let (log, stop2) = (Arc::clone(log), Arc::clone(&stop));
-        let handle = std::thread::Builder::new()
-            .name("cpj-metrics".into())
-            .spawn(move || {
-                let mut stopped = lock(&stop2.0);
-                while !*stopped {
-                    stopped = match stop2.1.wait_timeout(stopped, every) {
-                        Ok((g, _)) => g,
-                        Err(p) => p.into_inner().0,
-                    };
-                    exporter.publish(&super::live(&log));
-                }
-            })
-            .ok();
-        MetricsThread { stop, handle }
+        let (log2, exporter2) = (Arc::clone(log), Arc::clone(&exporter));
+        let thread = Periodic::spawn("cpj-metrics", every, move || {
+            exporter2.publish(&super::live(&log2));
+            ControlFlow::Continue(())
+        });
+        MetricsThread {
+            thread: thread.ok(),
+            exporter,
+            log: Arc::clone(log),
+        }
     }
 
     /// Stops the thread after one last publication.
     pub(crate) fn stop(&mut self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+        if let Some(mut thread) = self.thread.take() {
+            thread.stop();
+            self.exporter.publish(&super::live(&self.log));
         }
     }
 }

@@ -10,6 +10,7 @@
 //! process start time, as the owner lease does), so a reader can tell a snapshot left
 //! by a crashed writer from a live one. Its layout: `crate::format::stats_file`.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -19,8 +20,9 @@ use super::Stats;
 use crate::append::Log;
 use crate::format::stats_file::{self, STATS_FILE_BYTES_MAX};
 use crate::lease::identity::Identity;
+use crate::periodic::Periodic;
 use crate::storage::Storage;
-use crate::sync::{lock, Arc, Condvar, Mutex};
+use crate::sync::Arc;
 
 /// Name of the published stats file inside a journal directory.
 pub const STATS_FILE_NAME: &str = "journal.stats";
@@ -92,8 +94,7 @@ fn cut(text: &str) -> String {
 /// The background publisher; stopped (and the file removed) at close.
 #[derive(Debug)]
 pub(crate) struct StatsFileThread {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<std::thread::JoinHandle<()>>,
+    thread: Periodic,
     storage: Arc<dyn Storage>,
     path: PathBuf,
     me: Identity,
@@ -115,7 +116,6 @@ impl StatsFileThread {
     pub(crate) fn start(log: &Arc<Log>, every: Duration) -> Option<StatsFileThread> {
         let path = log.dir.join(STATS_FILE_NAME);
         let me = Identity::this_process();
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let mut publisher = Publisher {
             log: Arc::clone(log),
             path: path.clone(),
@@ -124,23 +124,14 @@ impl StatsFileThread {
             sequence: 0,
             warned: false,
         };
-        let stop2 = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("cpj-stats".into())
-            .spawn(move || {
-                let mut stopped = lock(&stop2.0);
-                while !*stopped {
-                    publisher.publish();
-                    stopped = match stop2.1.wait_timeout(stopped, every) {
-                        Ok((g, _)) => g,
-                        Err(p) => p.into_inner().0,
-                    };
-                }
-            })
-            .ok()?;
+        publisher.publish();
+        let thread = Periodic::spawn("cpj-stats", every, move || {
+            publisher.publish();
+            ControlFlow::Continue(())
+        })
+        .ok()?;
         Some(StatsFileThread {
-            stop,
-            handle: Some(handle),
+            thread,
             storage: Arc::clone(&log.storage),
             path,
             me,
@@ -149,11 +140,7 @@ impl StatsFileThread {
 
     /// Stops the thread and removes the file if it is still this process's.
     pub(crate) fn stop(&mut self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        self.thread.stop();
         remove_if_ours(&*self.storage, &self.path, &self.me);
     }
 }
