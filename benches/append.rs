@@ -3,7 +3,8 @@
 //!
 //! Groups:
 //! - `append_one`: `Journal::append` of one entry (a 40-byte frame) with 1 GiB segments
-//!   (no roll-over inside a timed stretch), and with the default 64 MiB segments, with and
+//!   (no roll-over inside a timed stretch), the same through a per-thread handle
+//!   (`Appender::append`, `appender_1g_segment_no_roll`), and with the default 64 MiB segments, with and
 //!   without the background preallocator (roll-over is part of the cost there). References:
 //!   the same 40-byte frames written with plain stores into a prefaulted file mapping;
 //!   the same with what the protocol cannot drop: one `fetch_add` reservation per frame
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use checkpoint_journal::format::crc::frame_crc_one_entry;
-use checkpoint_journal::{Entry, Journal, Options};
+use checkpoint_journal::{Appender, Entry, Journal, Options};
 use criterion::{criterion_group, Criterion, Throughput};
 
 use common::{Clock, Prefault, FRAME_ONE_BYTES, MIB};
@@ -120,6 +121,17 @@ fn append_loop(journal: &Journal, first: u64, count: u64) {
     }
 }
 
+/// As [`append_loop`], through one [`checkpoint_journal::Appender`] per stretch.
+fn appender_loop(journal: &Journal, first: u64, count: u64) {
+    appender_run(&mut journal.appender(), first, count);
+}
+
+fn appender_run(appender: &mut Appender<&Journal>, first: u64, count: u64) {
+    for i in first..first + count {
+        black_box(appender.append(entry(i)).expect("append"));
+    }
+}
+
 /// Writes one-entry frames as an append must at the least: reserve 40 bytes with one
 /// `fetch_add` on `tail` (the LSN), then store the entry words, the second header word
 /// (with `crc`, the frame checksum over the reserved LSN, header and entry, else a
@@ -170,10 +182,9 @@ fn prefaulted_buffer(len: usize) -> Vec<u8> {
     vec![1u8; len]
 }
 
-fn bench_append_one(c: &mut Criterion<Clock>) {
-    let mut group = c.benchmark_group("append_one");
-    group.throughput(Throughput::Elements(1));
-
+/// `append_one` through `Journal::append` and through an `Appender`, into one 1 GiB
+/// segment (no roll-over inside a timed stretch).
+fn bench_one_1g_segment(group: &mut criterion::BenchmarkGroup<'_, Clock>) {
     let large = Options::default()
         .segment_size_bytes(SEGMENT_LARGE_BYTES)
         .preallocate(false);
@@ -186,7 +197,17 @@ fn bench_append_one(c: &mut Criterion<Clock>) {
     group.bench_function("journal_1g_segment_no_roll", |b| {
         b.iter_custom(|iters| rig.run(iters, FRAME_ONE_BYTES, append_loop));
     });
+    group.bench_function("appender_1g_segment_no_roll", |b| {
+        b.iter_custom(|iters| rig.run(iters, FRAME_ONE_BYTES, appender_loop));
+    });
     drop(rig);
+}
+
+fn bench_append_one(c: &mut Criterion<Clock>) {
+    let mut group = c.benchmark_group("append_one");
+    group.throughput(Throughput::Elements(1));
+
+    bench_one_1g_segment(&mut group);
 
     for (name, preallocate) in [
         ("journal_64m_prealloc_on", true),
@@ -307,8 +328,9 @@ fn bench_append_batch(c: &mut Criterion<Clock>) {
     group.finish();
 }
 
-/// Appends for an instruction count: `CPJ_PROFILE=append_one` (200,000 single appends)
-/// or `CPJ_PROFILE=append_batch` (2,000 batches of 1024) into one 256 MiB segment, under
+/// Appends for an instruction count: `CPJ_PROFILE=append_one` (200,000 single appends),
+/// `CPJ_PROFILE=appender_one` (the same through one `Appender`) or
+/// `CPJ_PROFILE=append_batch` (2,000 batches of 1024) into one 256 MiB segment, under
 /// `valgrind --tool=callgrind --toggle-collect='*profile_loop*'`; divide the collected
 /// instructions by the count.
 fn profile(what: &str) {
@@ -320,20 +342,31 @@ fn profile(what: &str) {
     rig.replace();
     let (journal, _) = rig.current.as_ref().expect("a journal is open");
     let batch: Vec<Entry> = (0..BATCH as u64).map(entry).collect();
-    let (one, count) = (
-        what == "append_one",
-        if what == "append_one" { 200_000 } else { 2_000 },
-    );
-    // Untimed warm-up: the first append of a thread fills its segment cache.
+    let count = if what == "append_batch" {
+        2_000
+    } else {
+        200_000
+    };
+    // Untimed warm-up: the first append of a thread (or a handle) fills its segment cache.
     append_loop(journal, 0, 1);
-    profile_loop(journal, &batch, one, count);
+    let mut appender = journal.appender();
+    appender_run(&mut appender, 1, 1);
+    profile_loop(journal, &mut appender, &batch, what, count);
     println!("{what}: {count} calls");
 }
 
 #[inline(never)]
-fn profile_loop(journal: &Journal, batch: &[Entry], one: bool, count: u64) {
-    if one {
-        append_loop(journal, 1, count);
+fn profile_loop(
+    journal: &Journal,
+    appender: &mut Appender<&Journal>,
+    batch: &[Entry],
+    what: &str,
+    count: u64,
+) {
+    if what == "append_one" {
+        append_loop(journal, 2, count);
+    } else if what == "appender_one" {
+        appender_run(appender, 2, count);
     } else {
         for _ in 0..count {
             black_box(

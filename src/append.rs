@@ -24,9 +24,11 @@ use crate::sync::{self, lock, Arc, AtomicU64, Mutex, Ordering};
 
 mod cache;
 mod disk;
+mod handle;
 mod prealloc;
 
 pub(crate) use disk::Disk;
+pub use handle::Appender;
 
 /// Writable segments remembered per generation (older ones are only read).
 const WRITABLE_KEPT: usize = 8;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::append::Log;
+use crate::append::{Appender, Log};
 use crate::checkpoint::CheckpointRecord;
 use crate::compaction::{Background, CompactionReport, Compactor};
 use crate::entry::Entry;
@@ -166,6 +166,14 @@ impl Journal {
         Ok(lsn)
     }
 
+    /// A per-thread handle for single-entry appends, caching the writable segment in
+    /// itself: the fastest way to append one entry at a time from one thread
+    /// ([`Appender`]).
+    #[must_use]
+    pub fn appender(&self) -> Appender<&Journal> {
+        Appender::new(self)
+    }
+
     /// Appends entries as one frame (split into several if larger than a frame may be:
     /// each frame is atomic, the batch as a whole recovers as a prefix). Returns the
     /// first frame's LSN.
@@ -242,7 +250,7 @@ impl Journal {
     }
 
     #[inline]
-    fn after_append(&self, end: Lsn) -> Result<()> {
+    pub(crate) fn after_append(&self, end: Lsn) -> Result<()> {
         if self.options.durability == Durability::Sync {
             flush::flush_to(&self.log, end)?;
         }
@@ -409,8 +417,7 @@ impl Journal {
         &self.log.dir
     }
 
-    /// The shared log, for the archiver (feature `object-store`).
-    #[cfg(feature = "object-store")]
+    /// The shared log (the archiver, [`Appender`]).
     pub(crate) fn log(&self) -> &Arc<Log> {
         &self.log
     }

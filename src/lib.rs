@@ -66,6 +66,7 @@ mod snapshot;
 mod summary;
 mod sync;
 
+pub use append::Appender;
 pub use checkpoint::{CheckpointRecord, OperatorState};
 pub use compaction::{Compaction, CompactionReport};
 pub use entry::{Entry, Op};

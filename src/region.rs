@@ -233,6 +233,20 @@ pub fn write_one_entry<W: Words + ?Sized>(
     durable: u64,
     entry: &Entry,
 ) {
+    let crc = crc::OneEntryCrc::detect();
+    write_one_entry_with(crc, mem, word_at, lsn, durable, entry);
+}
+
+/// [`write_one_entry`], checksumming with `crc` (detected once by the caller).
+#[inline]
+pub fn write_one_entry_with<W: Words + ?Sized>(
+    crc: crc::OneEntryCrc,
+    mem: &W,
+    word_at: usize,
+    lsn: u64,
+    durable: u64,
+    entry: &Entry,
+) {
     const WORDS: usize = FRAME_HEADER_WORDS + crate::entry::ENTRY_WORDS;
     // One bounds check for the frame, which the per-store checks below then fold into.
     let fits = word_at
@@ -246,9 +260,9 @@ pub fn write_one_entry<W: Words + ?Sized>(
     let w0 = frame::word0(len, FrameKind::Entries);
     let back = frame::durable_back(lsn, durable);
     let payload = entry.to_words();
-    let crc = crc::frame_crc_one_entry(lsn, w0, back, payload);
+    let checksum = crc.frame_crc(lsn, w0, back, payload);
     mem.store_run(word_at + FRAME_HEADER_WORDS, &payload, Ordering::Relaxed);
-    publish(mem, word_at, w0, frame::word1(crc, back));
+    publish(mem, word_at, w0, frame::word1(checksum, back));
 }
 
 /// Writes a frame with an opaque payload (checkpoint records) and publishes it.
@@ -403,12 +417,16 @@ mod tests {
             let (one, batch) = (region(8), region(8));
             write_one_entry(one.as_slice(), 1, lsn, durable, &entry);
             write_entries(batch.as_slice(), 1, lsn, durable, &[entry]);
+            let portable = region(8);
+            let crc = crc::OneEntryCrc::portable();
+            write_one_entry_with(crc, portable.as_slice(), 1, lsn, durable, &entry);
             let words = |r: &[SharedWord]| -> Vec<u64> {
                 (0..r.len())
                     .map(|i| r.load(i, Ordering::Relaxed).unwrap())
                     .collect()
             };
             assert_eq!(words(&one), words(&batch), "lsn {lsn}");
+            assert_eq!(words(&portable), words(&batch), "lsn {lsn}, portable CRC");
             let h = read_header(one.as_slice(), 1, lsn, 56).unwrap();
             let mut out = Vec::new();
             read_entries(one.as_slice(), 1, &h, &mut out);

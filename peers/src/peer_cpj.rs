@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use checkpoint_journal::{Durability, Entry, FrameRef, Journal, Options};
+use checkpoint_journal::{Appender, Durability, Entry, FrameRef, Journal, Options};
 
 use crate::workload::{entry, AppendOp, Peer, Replay, Result, SharedLog, BATCH_LEN};
 
@@ -33,7 +33,9 @@ impl Peer for Cpj {
 
     fn fairness(&self) -> &'static str {
         "defaults (64 MiB segments, background preallocation); async = `Durability::Async` \
-         `append`; sync = `Durability::Sync` (msync of the written range, group commit); \
+         single appends through a per-thread `Appender` handle (`journal.appender()`, the \
+         API for one writer thread appending one entry at a time), batches through \
+         `append_batch`; sync = `Durability::Sync` (msync of the written range, group commit); \
          replay = `Journal::open` + `read_from(first_lsn)` over every frame through \
          `Reader::next_ref` (entries borrowed from the reader's reused buffer; the frames \
          recovery validated are not checksummed a second time)"
@@ -42,8 +44,11 @@ impl Peer for Cpj {
     fn async_appender(&self, dir: &Path, batch_len: usize) -> Result<Option<AppendOp>> {
         let journal = open(dir, Durability::Async)?;
         if batch_len == 1 {
+            // The per-thread handle: what a single-threaded writer appending one entry at
+            // a time uses (it owns the journal here, and closes it when dropped).
+            let mut appender = Appender::new(Box::new(journal));
             return Ok(Some(Box::new(move |i| {
-                journal.append(entry(0, i))?;
+                appender.append(entry(0, i))?;
                 Ok(())
             })));
         }

@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use super::{Log, WRITABLE_KEPT};
 use crate::entry::Entry;
 use crate::error::Result;
+use crate::format::crc::OneEntryCrc;
 use crate::format::frame::FrameKind;
 use crate::lsn::Lsn;
 use crate::region::{self, GENERATION_MASK};
@@ -24,7 +25,7 @@ thread_local! {
 }
 
 #[derive(Debug)]
-struct CachedSegment {
+pub(super) struct CachedSegment {
     log_uid: u64,
     generation: u64,
     /// The segment's base LSN and data capacity, copied here so that the single-append
@@ -34,6 +35,8 @@ struct CachedSegment {
     segment: Arc<Segment>,
     /// This thread's append counters for this log (stats).
     counters: CounterBlock,
+    /// The one-entry checksum for this CPU, detected when the entry was filled.
+    crc: OneEntryCrc,
 }
 
 impl CachedSegment {
@@ -53,10 +56,11 @@ impl CachedSegment {
 }
 
 /// Bytes of a one-entry frame.
-const ONE_ENTRY_FRAME_LEN: u64 = region::entries_frame_len(1) as u64;
+pub(super) const ONE_ENTRY_FRAME_LEN: u64 = region::entries_frame_len(1) as u64;
 
 /// What the single-append fast path did (a tag and a word: returned in registers).
-enum OnePlaced {
+#[derive(Clone, Copy, Debug)]
+pub(super) enum OnePlaced {
     /// Published the frame at this LSN.
     At(u64),
     /// Reserved (the packed reservation, [`region::pack_reservation`]) but did not write
@@ -90,12 +94,7 @@ impl Log {
     }
 
     /// Reserves and writes a one-entry frame in this thread's cached segment if the cache
-    /// serves this log.
-    ///
-    /// Everything the write needs (the cache entry, the segment's words, the durable
-    /// hint) is loaded before the reservation: the locked fetch-add orders every later
-    /// load after it, so a chain of dependent loads behind it would add its latency to
-    /// every append.
+    /// serves this log ([`Log::place_one_in`], out of line).
     #[inline(never)]
     fn place_one_cached(&self, cell: &RefCell<Option<CachedSegment>>, entry: &Entry) -> OnePlaced {
         let Ok(cache) = cell.try_borrow() else {
@@ -104,6 +103,17 @@ impl Log {
         let Some(c) = cache.as_ref().filter(|c| c.log_uid == self.uid) else {
             return OnePlaced::NotReserved;
         };
+        self.place_one_in(c, entry)
+    }
+
+    /// Reserves and writes a one-entry frame in `c`, a cache entry of this log (the
+    /// thread's, or an [`super::Appender`]'s).
+    ///
+    /// Everything the write needs (the segment's words, the durable hint) is loaded
+    /// before the reservation: the locked fetch-add orders every later load after it, so
+    /// a chain of dependent loads behind it would add its latency to every append.
+    #[inline]
+    pub(super) fn place_one_in(&self, c: &CachedSegment, entry: &Entry) -> OnePlaced {
         let data = c.segment.data();
         // A durable hint read before the reservation is older, so still a true claim.
         let durable = self.frontier.durable_hint();
@@ -117,7 +127,7 @@ impl Log {
         let Ok(at) = usize::try_from(offset / 8) else {
             return reserved;
         };
-        region::write_one_entry(data, at, lsn, durable, entry);
+        region::write_one_entry_with(c.crc, data, at, lsn, durable, entry);
         c.counters
             .record(FrameKind::Entries, 1, ONE_ENTRY_FRAME_LEN);
         OnePlaced::At(lsn)
@@ -127,7 +137,11 @@ impl Log {
     /// the reservation it made, or from the start.
     #[cold]
     #[inline(never)]
-    fn append_one_slow(&self, reserved: Option<(u64, u64)>, entry: &Entry) -> Result<(Lsn, Lsn)> {
+    pub(super) fn append_one_slow(
+        &self,
+        reserved: Option<(u64, u64)>,
+        entry: &Entry,
+    ) -> Result<(Lsn, Lsn)> {
         let chunk = std::slice::from_ref(entry);
         let tally = (FrameKind::Entries, 1);
         let write = |seg: &Segment, at, lsn, durable| {
@@ -178,6 +192,15 @@ impl Log {
         Ok(())
     }
 
+    /// A cache entry for the active segment (an [`super::Appender`]'s, after its slow
+    /// path), keeping the counter block of `old`; `None` if the active generation is no
+    /// longer writable (a roll under way: the next append refills again).
+    pub(super) fn cache_for_active(&self, old: Option<CachedSegment>) -> Option<CachedSegment> {
+        let counters = old.filter(|c| c.log_uid == self.uid).map(|c| c.counters);
+        let (generation, _) = self.tail.load();
+        self.lookup_writable(generation, counters).ok()
+    }
+
     /// The cache entry for `generation`; keeps `counters` (this thread's block for this
     /// log, if the cache held it) or finds the block in the registry.
     fn lookup_writable(&self, gen: u64, counters: Option<CounterBlock>) -> Result<CachedSegment> {
@@ -193,6 +216,7 @@ impl Log {
             capacity: segment.capacity(),
             segment,
             counters,
+            crc: OneEntryCrc::detect(),
         })
     }
 

@@ -3,10 +3,11 @@
 //!
 //! A frame's checksum is `crc32c(lsn ‖ word0 ‖ durable_back ‖ payload)` with every item
 //! a little-endian `u64`, computed exactly as the `crc32c` crate computes the same bytes
-//! (initial value and final xor `!0`). On x86-64 with SSE4.2 (detected once at run time)
-//! the words go through the `crc32` instruction inline: about 2 ns for a one-entry frame,
+//! (initial value and final xor `!0`). On x86-64 with SSE4.2 (detected at run time) the
+//! words go through the `crc32` instruction inline: about 2 ns for a one-entry frame,
 //! against about 10 ns for one call into the `crc32c` crate, which dispatches and splits
-//! per call. Other hosts use the crate on 256-byte chunks.
+//! per call; a one-entry frame's six `crc32` are inline assembly in the caller itself
+//! ([`OneEntryCrc`]). Other hosts use the crate on 256-byte chunks.
 #![expect(
     unsafe_code,
     reason = "calls the SSE4.2 crc32 instruction behind run-time detection"
@@ -33,22 +34,84 @@ pub fn frame_crc(lsn: u64, word0: u64, durable_back: u32, payload: &[u64]) -> u3
 }
 
 /// [`frame_crc`] of a one-entry frame, its payload passed by value: on x86-64 with
-/// SSE4.2 one out-of-line call with every word in a register (the single-append hot
-/// path), six `crc32` instructions in one chain.
+/// SSE4.2 six `crc32` instructions in one chain, inline in the caller (the single-append
+/// hot path), every operand in a register.
 #[must_use]
 #[inline]
 pub fn frame_crc_one_entry(lsn: u64, word0: u64, durable_back: u32, payload: [u64; 3]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("sse4.2") {
-            let [d, e, f] = payload;
-            let back = u64::from(durable_back);
-            // SAFETY: 1. `crc_six_words_sse42` requires SSE4.2, and the detection above
-            // has just confirmed the running CPU has it; 2. it has no other precondition.
-            return unsafe { crc_six_words_sse42(lsn, word0, back, d, e, f) };
-        }
+    OneEntryCrc::detect().frame_crc(lsn, word0, durable_back, payload)
+}
+
+/// How [`frame_crc_one_entry`] computes, decided once by [`OneEntryCrc::detect`]: a
+/// caller that keeps it (the append path's segment cache) skips the CPU-feature check on
+/// every frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OneEntryCrc {
+    /// The running CPU has SSE4.2 (set only by `detect`).
+    sse42: bool,
+}
+
+impl OneEntryCrc {
+    /// Checks the running CPU (a cached load after the first call).
+    #[must_use]
+    #[inline]
+    pub fn detect() -> OneEntryCrc {
+        #[cfg(target_arch = "x86_64")]
+        let sse42 = std::arch::is_x86_feature_detected!("sse4.2");
+        #[cfg(not(target_arch = "x86_64"))]
+        let sse42 = false;
+        OneEntryCrc { sse42 }
     }
-    frame_crc_one_entry_portable(lsn, word0, durable_back, payload)
+
+    /// The portable computation, whatever the CPU has (tests).
+    #[must_use]
+    pub fn portable() -> OneEntryCrc {
+        OneEntryCrc { sse42: false }
+    }
+
+    /// [`frame_crc`] of a one-entry frame.
+    #[must_use]
+    #[inline]
+    pub fn frame_crc(self, lsn: u64, word0: u64, durable_back: u32, payload: [u64; 3]) -> u32 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if self.sse42 {
+                let [d, e, f] = payload;
+                let back = u64::from(durable_back);
+                let mut state = u64::from(!0u32);
+                for word in [lsn, word0, back, d, e, f] {
+                    // SAFETY: 1. `sse42` is true only if `detect` found SSE4.2 on the
+                    // running CPU; 2. the instruction reads and writes only registers.
+                    state = unsafe { crc32_u64_asm(state, word) };
+                }
+                return !low32(state);
+            }
+        }
+        frame_crc_one_entry_portable(lsn, word0, durable_back, payload)
+    }
+}
+
+/// One `crc32` instruction over a 64-bit operand, as inline assembly: unlike the
+/// `_mm_crc32_u64` intrinsic, which needs a `#[target_feature]` function and so a call
+/// from code compiled without SSE4.2, it inlines into any caller.
+///
+/// # Safety
+/// The running CPU must support SSE4.2.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn crc32_u64_asm(state: u64, word: u64) -> u64 {
+    let mut state = state;
+    // SAFETY: the caller guarantees SSE4.2; `crc32` touches no memory, no stack and no
+    // flags, only the two registers named here.
+    unsafe {
+        std::arch::asm!(
+            "crc32 {state}, {word}",
+            state = inout(reg) state,
+            word = in(reg) word,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    state
 }
 
 /// [`frame_crc_one_entry`] without SSE4.2: out of line, so that the fast path keeps its
@@ -264,6 +327,10 @@ mod tests {
             );
             if let [d, e, f] = *payload.as_slice() {
                 proptest::prop_assert_eq!(frame_crc_one_entry(lsn, word0, back, [d, e, f]), want);
+                proptest::prop_assert_eq!(
+                    OneEntryCrc::portable().frame_crc(lsn, word0, back, [d, e, f]),
+                    want
+                );
             }
             let three: Vec<u64> = payload.iter().copied().chain([0; 3]).take(3).collect();
             if let [d, e, f] = *three.as_slice() {
