@@ -105,10 +105,24 @@ fn map_shared(file: &File, len: usize, populate: bool) -> io::Result<MmapMut> {
     unsafe { options.map_mut(file) }
 }
 
-/// Prefaults every page of `map` writable (`MADV_POPULATE_WRITE`).
+/// Bytes prefaulted per `madvise` call. The kernel holds the process's mmap lock (for
+/// reading) for the whole of one call: 64 MiB at once held it for about 70 ms, and any
+/// `mmap`/`munmap` in the process (a thread's stack, an allocator arena) queued behind
+/// it for writing, then every other thread's `msync` queued behind that writer, so
+/// `Sync` appends next to a segment being prefaulted waited up to ~20 ms. Chunks of
+/// 1 MiB bound that wait to about one chunk's prefault (~1 ms).
+const POPULATE_CHUNK_BYTES: usize = 1 << 20;
+
+/// Prefaults every page of `map` writable (`MADV_POPULATE_WRITE`), a chunk at a time.
 #[cfg(target_os = "linux")]
 fn populate_write(map: &MmapMut) -> io::Result<()> {
-    map.advise(memmap2::Advice::PopulateWrite)
+    let mut at = 0;
+    while at < map.len() {
+        let len = POPULATE_CHUNK_BYTES.min(map.len() - at);
+        map.advise_range(memmap2::Advice::PopulateWrite, at, len)?;
+        at += len;
+    }
+    Ok(())
 }
 
 /// No writable prefault on this system: the caller falls back to `MAP_POPULATE`.
