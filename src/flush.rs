@@ -27,7 +27,8 @@ use crate::region;
 use crate::stats::counters::FlushCounters;
 use crate::stats::lag::LagClock;
 use crate::sync::{
-    self, lock, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, Ordering, TryLockError,
+    self, lock, thread, Arc, AtomicBool, AtomicU64, CachePadded, Condvar, Mutex, MutexGuard,
+    Ordering, TryLockError,
 };
 
 mod interval;
@@ -56,8 +57,13 @@ struct Waiters {
     /// (bounded) until as many are pending, so that writers who alternate between two
     /// flushes share one.
     writers: u64,
-    /// A leader is waiting on `gathered`.
-    gathering: bool,
+    /// The leader parked in the adaptive gather, unparked by the arrival that completes
+    /// it.
+    gatherer: Option<thread::Thread>,
+    /// Followers parked until the flush running now ends; the leader that ends it takes
+    /// them all and unparks each, so a woken follower reads atomics only (no herd on
+    /// this mutex, as a `notify_all` would make).
+    parked: Vec<thread::Thread>,
 }
 
 /// The adaptive gather waits at most the last sync's duration divided by this.
@@ -81,13 +87,14 @@ pub struct Frontier {
     flush_lock: Mutex<()>,
     /// Flushes that reached storage (for group-commit statistics and tests).
     flushes: AtomicU64,
+    /// Signalled with every move of the flush epoch, for `wait_durable`.
     durable_changed: Condvar,
-    /// The flush epoch and the group-commit counts (see [`Waiters`]); followers and
-    /// `wait_durable` sleep on `durable_changed` with it held, a gathering leader on
-    /// `gathered`.
+    /// The flush epoch and the group-commit counts (see [`Waiters`]); `wait_durable`
+    /// sleeps on `durable_changed` with it held; followers and a gathering leader park.
     waiters: Mutex<Waiters>,
-    /// Signalled when enough callers have arrived for a gathering leader.
-    gathered: Condvar,
+    /// `Waiters::epoch`, stored under `waiters` when it moves: a parked follower reads it
+    /// without the lock once unparked.
+    epoch: AtomicU64,
     /// Nanoseconds the last successful sync took (bounds the adaptive gather).
     last_sync_ns: AtomicU64,
     // --- stats (Journal::stats) ---
@@ -111,7 +118,7 @@ impl Frontier {
             flushes: AtomicU64::new(0),
             durable_changed: Condvar::new(),
             waiters: Mutex::new(Waiters::default()),
-            gathered: Condvar::new(),
+            epoch: AtomicU64::new(0),
             last_sync_ns: AtomicU64::new(0),
             flush_stats: FlushCounters::default(),
             lag: LagClock::default(),
@@ -226,14 +233,8 @@ impl Frontier {
             if self.durable_now() >= lsn {
                 return Ok(self.durable_now());
             }
-            let epoch = self.arrive(&mut arrived);
-            let guard = match self.flush_lock.try_lock() {
-                Ok(guard) => guard,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => {
-                    self.follow(epoch, lsn);
-                    continue;
-                }
+            let Some(guard) = self.arrive(&mut arrived, lsn) else {
+                continue;
             };
             let outcome = self.lead(lsn, group, target);
             // Followers sleep until the flush epoch moves: it moves after every lead,
@@ -244,34 +245,44 @@ impl Frontier {
         }
     }
 
-    /// Counts this caller once (waking a gathering leader once enough are pending) and
-    /// returns the flush epoch.
-    fn arrive(&self, arrived: &mut bool) -> u64 {
+    /// Counts this caller once (unparking a gathering leader once enough are pending),
+    /// then takes `flush_lock` to lead, or, if a flush is running, sleeps until it ends
+    /// (the flush epoch moves) and returns `None`. The try and the registration are
+    /// under `waiters`, where the leader moves the epoch and takes the parked followers,
+    /// so the wake-up cannot be missed; an unpark that comes before the park makes the
+    /// park return at once.
+    fn arrive(&self, arrived: &mut bool, lsn: u64) -> Option<MutexGuard<'_, ()>> {
         let mut w = lock(&self.waiters);
+        let mut gatherer = None;
         if !*arrived {
             *arrived = true;
             w.arrivals += 1;
-            if w.gathering && w.arrivals.saturating_sub(w.mark) >= w.writers {
-                self.gathered.notify_one();
+            if w.arrivals.saturating_sub(w.mark) >= w.writers {
+                gatherer = w.gatherer.take();
             }
         }
-        w.epoch
-    }
-
-    /// Sleeps until the flush running now ends (the flush epoch moves past `epoch`), or
-    /// `lsn` is durable. Checked under `waiters`, where the leader advances the epoch, so
-    /// the wake-up cannot be missed.
-    fn follow(&self, epoch: u64, lsn: u64) {
-        let mut current = lock(&self.waiters);
-        while current.epoch == epoch
-            && self.durable_now() < lsn
-            && !self.poisoned.load(Ordering::Acquire)
-        {
-            current = match self.durable_changed.wait(current) {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+        let epoch = w.epoch;
+        let (guard, parked) = match self.flush_lock.try_lock() {
+            Ok(guard) => (Some(guard), false),
+            Err(TryLockError::Poisoned(p)) => (Some(p.into_inner()), false),
+            Err(TryLockError::WouldBlock) => {
+                let wait = self.durable_now() < lsn && !self.poisoned.load(Ordering::Acquire);
+                if wait {
+                    w.parked.push(thread::current());
+                }
+                (None, wait)
+            }
+        };
+        drop(w);
+        if let Some(leader) = gatherer {
+            leader.unpark();
         }
+        // Acquire: pairs with the Release store in `wake_waiters` (the durable frontier
+        // and the poison flag it follows are then visible).
+        while parked && self.epoch.load(Ordering::Acquire) == epoch {
+            thread::park();
+        }
+        guard
     }
 
     /// The leader's flush, with `flush_lock` held: everything published, synced, then
@@ -349,18 +360,17 @@ impl Frontier {
         if w.writers <= 1 {
             return;
         }
-        w.gathering = true;
         while w.arrivals.saturating_sub(w.mark) < w.writers {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
             }
-            w = match self.gathered.wait_timeout(w, left) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
+            w.gatherer = Some(thread::current());
+            drop(w);
+            sync::park_timeout(left);
+            w = lock(&self.waiters);
         }
-        w.gathering = false;
+        w.gatherer = None;
     }
 
     /// Waits (as group-commit leader) for more appends, within the configured bounds.
@@ -385,13 +395,24 @@ impl Frontier {
         self.durable.load(Ordering::Acquire)
     }
 
+    /// Moves the flush epoch and wakes everyone waiting for it: the parked followers one
+    /// by one (each reads the epoch and the durable frontier, not the mutex) and the
+    /// `wait_durable` sleepers.
     fn wake_waiters(&self) {
-        // The flush epoch moves under `waiters`, which orders this notify after any
-        // follower's check-then-wait.
-        let mut w = lock(&self.waiters);
-        w.epoch = w.epoch.wrapping_add(1);
-        w.writers = w.arrivals.saturating_sub(w.prev_mark);
-        self.durable_changed.notify_all();
+        // The flush epoch moves under `waiters`, which orders it after any follower's
+        // check-then-register.
+        let parked = {
+            let mut w = lock(&self.waiters);
+            w.epoch = w.epoch.wrapping_add(1);
+            // Release: pairs with the Acquire in `follow`.
+            self.epoch.store(w.epoch, Ordering::Release);
+            w.writers = w.arrivals.saturating_sub(w.prev_mark);
+            self.durable_changed.notify_all();
+            std::mem::take(&mut w.parked)
+        };
+        for follower in parked {
+            follower.unpark();
+        }
     }
 }
 

@@ -70,6 +70,19 @@ pub(crate) fn backoff(round: &mut u32) {
     }
 }
 
+/// Parks the current thread for at most `timeout` (it may return early: callers
+/// re-check their condition).
+#[cfg(not(loom))]
+pub(crate) fn park_timeout(timeout: std::time::Duration) {
+    thread::park_timeout(timeout);
+}
+
+/// Loom has no timed park: a yield (loom-tests never reach a timed wait).
+#[cfg(loom)]
+pub(crate) fn park_timeout(_timeout: std::time::Duration) {
+    thread::yield_now();
+}
+
 // --- stats (Journal::stats) ---
 
 /// A statistics counter: std's atomic in every build, like [`next_uid`]. Counters feed
