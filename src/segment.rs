@@ -229,6 +229,12 @@ impl Segment {
         self.file.words().get(HEADER_WORDS..).unwrap_or_default()
     }
 
+    /// The file's words (header included) held independently of this segment, where the
+    /// storage gives them (the append path's cache: no dynamic call per append).
+    pub(crate) fn held_words(&self) -> Option<crate::storage::HeldWords> {
+        self.file.held_words()
+    }
+
     /// Word index in [`Segment::data`] of `lsn`.
     pub(crate) fn word_at(&self, lsn: u64) -> usize {
         debug_assert!(lsn >= self.base() && lsn.is_multiple_of(8));

@@ -41,11 +41,9 @@ fn entry(source: u16, i: u64) -> Entry {
     Entry::push(source, i, i.cast_signed())
 }
 
-#[test]
-fn the_handle_writes_the_frames_append_writes_at_the_same_lsns_across_rolls() {
-    let sim = SimStorage::new(3);
-    let by_journal = open_sim(&sim, "/j", Durability::Async);
-    let by_handle = open_sim(&sim, "/h", Durability::Async);
+/// Appends the same entries through `by_journal.append` and through a handle of
+/// `by_handle`: the same LSN for each, the same frames read back.
+fn same_lsns_and_frames(by_journal: &Journal, by_handle: &Journal) -> Vec<(Lsn, Vec<Entry>)> {
     let mut handle = by_handle.appender();
     let count = 5_000; // over three roll-overs
     for i in 0..count {
@@ -59,13 +57,37 @@ fn the_handle_writes_the_frames_append_writes_at_the_same_lsns_across_rolls() {
         "the run rolled over"
     );
     drop(handle);
-    let written = frames(&by_journal);
+    let written = frames(by_journal);
     assert_eq!(written.len() as u64, count);
-    assert_eq!(frames(&by_handle), written);
+    assert_eq!(frames(by_handle), written);
+    written
+}
+
+#[test]
+fn the_handle_writes_the_frames_append_writes_at_the_same_lsns_across_rolls() {
+    let sim = SimStorage::new(3);
+    let by_journal = open_sim(&sim, "/j", Durability::Async);
+    let by_handle = open_sim(&sim, "/h", Durability::Async);
+    let written = same_lsns_and_frames(&by_journal, &by_handle);
     by_journal.close().expect("close");
     by_handle.close().expect("close");
     // And after a reopen (recovery validates every frame's checksum).
     let reopened = open_sim(&sim, "/h", Durability::Async);
+    assert_eq!(frames(&reopened), written);
+}
+
+#[test]
+fn the_handle_writes_the_frames_append_writes_in_real_file_mappings() {
+    let (a, b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let by_journal = Journal::open(a.path(), options(Durability::Async)).expect("open");
+    let by_handle = Journal::open(b.path(), options(Durability::Async)).expect("open");
+    let written = same_lsns_and_frames(&by_journal, &by_handle);
+    by_journal.close().expect("close");
+    by_handle.close().expect("close");
+    let reopened = Journal::open(b.path(), options(Durability::Async)).expect("reopen");
     assert_eq!(frames(&reopened), written);
 }
 

@@ -14,10 +14,12 @@ use crate::entry::Entry;
 use crate::error::Result;
 use crate::format::crc::OneEntryCrc;
 use crate::format::frame::FrameKind;
+use crate::format::segment_header::SEGMENT_HEADER_LEN;
 use crate::lsn::Lsn;
 use crate::region::{self, GENERATION_MASK};
 use crate::segment::Segment;
 use crate::stats::counters::{CounterBlock, ThreadCounters};
+use crate::storage::HeldWords;
 use crate::sync::{lock, Arc, Ordering};
 
 thread_local! {
@@ -37,6 +39,9 @@ pub(super) struct CachedSegment {
     counters: CounterBlock,
     /// The one-entry checksum for this CPU, detected when the entry was filled.
     crc: OneEntryCrc,
+    /// The segment file's words (header included), where the storage gives them: read
+    /// without the dynamic call of [`Segment::data`].
+    held: Option<HeldWords>,
 }
 
 impl CachedSegment {
@@ -54,6 +59,9 @@ impl CachedSegment {
             && active.wrapping_sub(self.generation) < WRITABLE_KEPT as u64
     }
 }
+
+/// Words of the segment header, before the data area.
+const SEGMENT_HEADER_WORDS: usize = SEGMENT_HEADER_LEN / 8;
 
 /// Bytes of a one-entry frame.
 pub(super) const ONE_ENTRY_FRAME_LEN: u64 = region::entries_frame_len(1) as u64;
@@ -114,7 +122,11 @@ impl Log {
     /// a chain of dependent loads behind it would add its latency to every append.
     #[inline]
     pub(super) fn place_one_in(&self, c: &CachedSegment, entry: &Entry) -> OnePlaced {
-        let data = c.segment.data();
+        // The frame's words and the index of the data area's first word in them.
+        let (data, data_at) = match &c.held {
+            Some(held) => (held.words(), SEGMENT_HEADER_WORDS),
+            None => (c.segment.data(), 0),
+        };
         // A durable hint read before the reservation is older, so still a true claim.
         let durable = self.frontier.durable_hint();
         let (generation, offset) = self.tail.reserve(ONE_ENTRY_FRAME_LEN);
@@ -127,7 +139,7 @@ impl Log {
         let Ok(at) = usize::try_from(offset / 8) else {
             return reserved;
         };
-        region::write_one_entry_with(c.crc, data, at, lsn, durable, entry);
+        region::write_one_entry_with(c.crc, data, data_at + at, lsn, durable, entry);
         c.counters
             .record(FrameKind::Entries, 1, ONE_ENTRY_FRAME_LEN);
         OnePlaced::At(lsn)
@@ -214,6 +226,7 @@ impl Log {
             generation,
             base: segment.base(),
             capacity: segment.capacity(),
+            held: segment.held_words(),
             segment,
             counters,
             crc: OneEntryCrc::detect(),

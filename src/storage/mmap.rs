@@ -11,13 +11,15 @@ use std::io;
 use memmap2::{Mmap, MmapMut, MmapOptions};
 
 use crate::storage::{MappedFile, SharedWord};
+use crate::sync::Arc;
 
 const PAGE_BYTES: usize = 4096;
 
 /// A mapped segment file.
 #[derive(Debug)]
 pub(crate) struct Mapping {
-    map: Map,
+    /// Shared with every [`HeldWords`] of this mapping: unmapped when the last goes.
+    map: Arc<Map>,
     // Kept open for the mapping's lifetime so the file cannot be truncated under us by
     // this process; other processes are kept out by the directory lock.
     _file: File,
@@ -60,12 +62,12 @@ impl Mapping {
             drop(map);
             let map = map_shared(&file, len, true)?;
             return Ok(Mapping {
-                map: Map::ReadWrite(map),
+                map: Arc::new(Map::ReadWrite(map)),
                 _file: file,
             });
         }
         Ok(Mapping {
-            map: Map::ReadWrite(map),
+            map: Arc::new(Map::ReadWrite(map)),
             _file: file,
         })
     }
@@ -82,7 +84,7 @@ impl Mapping {
         // so those changes are never a data race here, only bytes the checksums judge.
         let map = unsafe { options.map(&file) }?;
         Ok(Mapping {
-            map: Map::ReadOnly(map),
+            map: Arc::new(Map::ReadOnly(map)),
             _file: file,
         })
     }
@@ -142,33 +144,90 @@ fn checked_len(len: u64) -> io::Result<usize> {
     Ok(len)
 }
 
+/// A mapping's words, held through the mapping's own reference to its memory: for a
+/// caller that keeps them across calls (the append path's segment cache) without a
+/// dynamic call to [`MappedFile::words`] each time. The memory stays mapped while any
+/// `HeldWords` of it lives, whoever else drops the mapping.
+#[derive(Clone, Debug)]
+pub struct HeldWords {
+    map: Arc<Map>,
+}
+
+impl HeldWords {
+    /// The whole file as words, as [`MappedFile::words`] of the mapping returns them.
+    #[inline]
+    #[must_use]
+    pub fn words(&self) -> &[SharedWord] {
+        map_words(&self.map)
+    }
+}
+
+/// The words of `map`, borrowed from it.
+#[inline]
+#[expect(
+    clippy::cast_ptr_alignment,
+    reason = "mmap returns page-aligned memory (asserted)"
+)]
+fn map_words(map: &Map) -> &[SharedWord] {
+    let ptr = map.as_ptr();
+    debug_assert!(
+        ptr.cast::<SharedWord>().is_aligned(),
+        "mappings are page-aligned"
+    );
+    debug_assert!(map.len().is_multiple_of(size_of::<SharedWord>()));
+    // SAFETY: 1. the pointer is page-aligned (mmap), so aligned for `AtomicU64`;
+    // 2. the length is a multiple of 8 (checked in `new`), so the slice covers exactly
+    // the mapping; 3. the memory lives as long as `map`, which outlives the returned
+    // borrow; 4. `AtomicU64` has the size and validity of `u64`, every bit pattern is
+    // valid, and all accesses through the slice are atomic, so the shared view never
+    // races with another view of the same pages.
+    unsafe { std::slice::from_raw_parts(ptr.cast::<SharedWord>(), map.len() / 8) }
+}
+
 impl MappedFile for Mapping {
-    #[expect(
-        clippy::cast_ptr_alignment,
-        reason = "mmap returns page-aligned memory (asserted)"
-    )]
     fn words(&self) -> &[SharedWord] {
-        let ptr = self.map.as_ptr();
-        debug_assert!(
-            ptr.cast::<SharedWord>().is_aligned(),
-            "mappings are page-aligned"
-        );
-        debug_assert!(self.map.len().is_multiple_of(size_of::<SharedWord>()));
-        // SAFETY: 1. the pointer is page-aligned (mmap), so aligned for `AtomicU64`;
-        // 2. the length is a multiple of 8 (checked in `new`), so the slice covers exactly
-        // the mapping; 3. the memory lives as long as `self.map`, which outlives the
-        // returned borrow; 4. `AtomicU64` has the size and validity of `u64`, every bit
-        // pattern is valid, and all accesses through the slice are atomic, so the shared
-        // view never races with another view of the same pages.
-        unsafe { std::slice::from_raw_parts(ptr.cast::<SharedWord>(), self.map.len() / 8) }
+        map_words(&self.map)
+    }
+
+    fn held_words(&self) -> Option<HeldWords> {
+        Some(HeldWords {
+            map: Arc::clone(&self.map),
+        })
     }
 
     fn sync_range(&self, offset: usize, len: usize) -> io::Result<()> {
         let start = offset - offset % PAGE_BYTES;
         let end = offset.saturating_add(len).min(self.map.len());
-        match &self.map {
+        match &*self.map {
             Map::ReadWrite(m) if end > start => m.flush_range(start, end - start),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::Ordering;
+
+    #[test]
+    fn held_words_are_the_mapping_words_and_outlive_the_mapping() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.path().join("m"))
+            .unwrap();
+        file.set_len(8192).unwrap();
+        let mapping = Mapping::new(file, 8192, false).unwrap();
+        let held = mapping.held_words().unwrap();
+        assert_eq!(held.words().len(), 1024);
+        assert_eq!(held.words().as_ptr(), mapping.words().as_ptr());
+        mapping.words()[7].store(0xfeed, Ordering::Relaxed);
+        drop(mapping);
+        assert_eq!(held.words()[7].load(Ordering::Relaxed), 0xfeed);
+        held.words()[1023].store(1, Ordering::Relaxed);
     }
 }

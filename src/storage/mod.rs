@@ -16,6 +16,7 @@ use std::io;
 use std::path::Path;
 
 pub use fs::{lock_path, this_holder, FsStorage, LOCK_FILE_NAME};
+pub use mmap::HeldWords;
 pub use words::{SharedWord, Words};
 
 use crate::error::Result;
@@ -25,6 +26,13 @@ use crate::sync::Arc;
 pub trait MappedFile: Send + Sync + fmt::Debug {
     /// The whole file as words (its length is a multiple of 4096).
     fn words(&self) -> &[SharedWord];
+    /// The same words held independently of `self` ([`HeldWords`], which keeps the
+    /// memory mapped by itself), for callers that keep them across calls; `None` (the
+    /// default) where only [`MappedFile::words`] can give them. Only the file mappings
+    /// of [`FsStorage`] give them.
+    fn held_words(&self) -> Option<HeldWords> {
+        None
+    }
     /// Makes `[offset, offset + len)` durable (msync `MS_SYNC`, which on Linux is an
     /// fdatasync of the range). Offsets are bytes; the range is widened to pages.
     ///
