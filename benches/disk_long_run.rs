@@ -84,13 +84,81 @@ fn rss() -> [u64; 3] {
     [field("VmRSS:"), field("RssFile:"), field("RssAnon:")]
 }
 
+/// Resident bytes of this process from one walk of `/proc/self/smaps`, split by mapping.
+#[derive(Default, Clone)]
+struct Mapped {
+    /// All mappings.
+    total: u64,
+    /// Mappings of segment files (`*.seg`) that still exist in the journal directory:
+    /// the mapped segments (sealed, active and the spare made ahead of need).
+    segments: u64,
+    /// Mappings of segment files already removed (`(deleted)`): retired, still mapped.
+    deleted_segments: u64,
+    /// The largest other mappings at this instant, for the report: `(rss, name)`.
+    largest_other: Vec<(u64, String)>,
+}
+
+impl Mapped {
+    fn sample() -> Mapped {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+        let mut out = Mapped::default();
+        let mut name = String::new();
+        for line in smaps.lines() {
+            if let Some(kib) = line.strip_prefix("Rss:") {
+                let bytes = kib
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map_or(0, |k| k * 1024);
+                out.total += bytes;
+                if name.ends_with(".seg (deleted)") {
+                    out.deleted_segments += bytes;
+                } else if Path::new(&name).extension().is_some_and(|e| e == "seg") {
+                    out.segments += bytes;
+                } else if bytes > 0 {
+                    out.largest_other.push((bytes, name.clone()));
+                }
+            } else if line
+                .split_whitespace()
+                .next()
+                .is_some_and(|a| a.contains('-'))
+            {
+                // A mapping's first line: range, perms, offset, dev, inode, [path].
+                name = line
+                    .split_whitespace()
+                    .skip(5)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if name.is_empty() {
+                    name = "[anonymous]".into();
+                }
+            }
+        }
+        out.largest_other
+            .sort_unstable_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+        out.largest_other.truncate(4);
+        out
+    }
+
+    /// Resident bytes that are not a mapped live segment.
+    fn over_segments(&self) -> u64 {
+        self.total - self.segments
+    }
+}
+
 #[derive(Default)]
 struct Peaks {
     disk: u64,
     live_segments: u64,
     rss: [u64; 3],
-    /// Largest `VmRSS - live segment bytes` seen.
+    /// Largest `VmRSS - live segment bytes` seen (segment files on disk, listed just
+    /// before `VmRSS` is read: not one instant, see `mapped`).
     rss_over_segments: i64,
+    /// The sample with the largest resident memory outside mapped live segments (one
+    /// walk of smaps, so one instant per mapping).
+    mapped: Mapped,
+    /// Largest resident bytes of removed but still mapped segment files.
+    deleted_segments: u64,
 }
 
 impl Peaks {
@@ -105,6 +173,11 @@ impl Peaks {
         self.rss_over_segments = self
             .rss_over_segments
             .max(now[0].cast_signed() - segments.cast_signed());
+        let mapped = Mapped::sample();
+        self.deleted_segments = self.deleted_segments.max(mapped.deleted_segments);
+        if mapped.over_segments() > self.mapped.over_segments() {
+            self.mapped = mapped;
+        }
     }
 }
 
@@ -142,7 +215,10 @@ fn long_run() {
          recycle {}, max_segment_bytes {:?}, {runs} compactions\n  \
          peak directory {:.0} MiB (segments {:.0} MiB; without compaction {:.0} MiB)\n  \
          peak VmRSS {:.0} MiB, RssFile {:.0} MiB, RssAnon {:.1} MiB; \
-         peak VmRSS - live segment bytes: {:.1} MiB (target: <= 64 MiB)",
+         peak VmRSS - live segment bytes: {:.1} MiB (target: <= 64 MiB)\n  \
+         smaps: peak resident outside mapped live segments {:.1} MiB (of which removed \
+         segments still mapped {:.1} MiB; largest removed-but-mapped at any sample \
+         {:.1} MiB); largest other mappings then: {}",
         entries as f64 / elapsed.as_secs_f64() / 1e6,
         options.recycle_segments,
         options.max_segment_bytes,
@@ -153,6 +229,16 @@ fn long_run() {
         peaks.rss[1] as f64 / MIB,
         peaks.rss[2] as f64 / MIB,
         peaks.rss_over_segments as f64 / MIB,
+        peaks.mapped.over_segments() as f64 / MIB,
+        peaks.mapped.deleted_segments as f64 / MIB,
+        peaks.deleted_segments as f64 / MIB,
+        peaks
+            .mapped
+            .largest_other
+            .iter()
+            .map(|(b, n)| format!("{n} {:.1} MiB", *b as f64 / MIB))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
 }
 

@@ -248,9 +248,11 @@ fn detach_segments(log: &Log, floor: u64, report: &mut CompactionReport) -> Vec<
 }
 
 /// Removes (or keeps for recycling) the files of detached segments, lowest first, then
-/// syncs the directory. Each segment is dropped right after its file: with no reader
-/// holding it, that unmaps it, so its pages (resident memory) and a removed file's
-/// blocks are released then, not after the directory sync.
+/// syncs the directory. Each segment is dropped just before its file is removed: with no
+/// reader holding it, that unmaps it, so its pages leave the process's resident memory
+/// while the file still exists, and the removal then frees the pages and blocks. (Removed
+/// first, a file stays resident through the unmapping of its pages while no segment file
+/// accounts for it.)
 fn remove_segments(
     log: &Log,
     retired: Vec<Arc<Segment>>,
@@ -260,13 +262,14 @@ fn remove_segments(
     for seg in retired {
         // The summary goes first: one left by a crash here is an orphan open removes.
         crate::summary::remove(&*log.storage, &log.dir, seg.base(), false)?;
-        if log.retire_file(&seg)? {
+        let retiring = seg.retiring();
+        drop(seg);
+        if log.retire_file(&retiring)? {
             report.segments_recycled += 1;
         } else {
-            report.bytes_freed += seg.header.segment_size_bytes;
+            report.bytes_freed += retiring.size_bytes;
         }
-        report.segments_retired.push(seg.path.clone());
-        drop(seg);
+        report.segments_retired.push(retiring.path);
     }
     if any {
         log.storage

@@ -41,6 +41,15 @@ pub(crate) struct Segment {
     file: Arc<dyn MappedFile>,
 }
 
+/// A segment compaction retires, named by its file: the segment itself (its mapping) is
+/// dropped before the file is removed or kept for recycling.
+#[derive(Debug)]
+pub(crate) struct Retiring {
+    pub(crate) path: PathBuf,
+    pub(crate) base: u64,
+    pub(crate) size_bytes: u64,
+}
+
 impl Segment {
     /// Creates, allocates and maps a new segment, and makes its header durable.
     pub(crate) fn create(
@@ -208,6 +217,15 @@ impl Segment {
 
     pub(crate) fn base(&self) -> u64 {
         self.header.base_lsn
+    }
+
+    /// What retiring the file needs once the segment (and its mapping) is dropped.
+    pub(crate) fn retiring(&self) -> Retiring {
+        Retiring {
+            path: self.path.clone(),
+            base: self.base(),
+            size_bytes: self.header.segment_size_bytes,
+        }
     }
 
     pub(crate) fn capacity(&self) -> u64 {

@@ -10,7 +10,7 @@ use super::Log;
 use crate::compaction::CompactionReport;
 use crate::error::{Error, Result};
 use crate::lsn::Lsn;
-use crate::segment::{self, Segment};
+use crate::segment::{self, Retiring, Segment};
 use crate::sync::{lock, Mutex};
 
 /// Retired segment files kept for recycling at most (`{base:016x}.seg.free`); further
@@ -47,15 +47,15 @@ impl Log {
     /// Removes the file of a segment compaction detached, or (recycling on, the pool not
     /// full, the file of the current segment size) renames it to its free name. The
     /// caller syncs the directory afterwards. Returns whether the file was kept.
-    pub(crate) fn retire_file(&self, seg: &Segment) -> Result<bool> {
-        if self.disk.recycle && seg.header.segment_size_bytes == self.segment_size_bytes {
+    pub(crate) fn retire_file(&self, seg: &Retiring) -> Result<bool> {
+        if self.disk.recycle && seg.size_bytes == self.segment_size_bytes {
             let mut free = lock(&self.disk.free);
             if free.len() < FREE_KEPT {
-                let to = self.dir.join(segment::free_name(seg.base()));
+                let to = self.dir.join(segment::free_name(seg.base));
                 self.storage
                     .rename(&seg.path, &to)
                     .map_err(|e| Error::io(&seg.path, "rename retired segment", e))?;
-                free.push((seg.base(), to));
+                free.push((seg.base, to));
                 return Ok(true);
             }
         }

@@ -1,0 +1,143 @@
+//! Compaction unmaps a retired segment before it removes the segment's file: a file
+//! removed while still mapped keeps its pages in the process's resident memory with no
+//! segment file left to account for them (the resident-memory bound of the 1 G-entry
+//! run in docs/PERFORMANCE.md). A storage that delegates to the real filesystem checks,
+//! at every removal of a segment file, whether this process still maps that file.
+
+mod support;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use checkpoint_journal::storage::{DirEntry, DirLock, FsStorage, MappedFile, Storage};
+use checkpoint_journal::{Entry, Journal};
+use support::TestResult;
+
+/// The real filesystem, recording each segment file removed while this process maps it.
+#[derive(Debug, Default)]
+struct WatchedFs {
+    removed: Mutex<Vec<PathBuf>>,
+    removed_while_mapped: Mutex<Vec<PathBuf>>,
+}
+
+/// Whether `/proc/self/maps` lists a mapping of `path`.
+fn mapped(path: &Path) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let name = path.to_string_lossy();
+    maps.lines().any(|l| l.ends_with(name.as_ref()))
+}
+
+impl Storage for WatchedFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        FsStorage.create_dir_all(dir)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        FsStorage.list_dir(dir)
+    }
+    fn create_mapped(&self, path: &Path, len: u64) -> io::Result<Arc<dyn MappedFile>> {
+        FsStorage.create_mapped(path, len)
+    }
+    fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn MappedFile>> {
+        FsStorage.open_mapped(path)
+    }
+    fn open_mapped_readonly(&self, path: &Path) -> io::Result<Arc<dyn MappedFile>> {
+        FsStorage.open_mapped_readonly(path)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        if path.extension().is_some_and(|e| e == "seg") {
+            if mapped(path) {
+                self.removed_while_mapped
+                    .lock()
+                    .map_err(|_| io::Error::other("poisoned"))?
+                    .push(path.to_path_buf());
+            }
+            self.removed
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .push(path.to_path_buf());
+        }
+        FsStorage.remove_file(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        FsStorage.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        FsStorage.sync_dir(dir)
+    }
+    fn lock_dir(&self, dir: &Path, holder: &str) -> checkpoint_journal::Result<Box<dyn DirLock>> {
+        FsStorage.lock_dir(dir, holder)
+    }
+    fn lock_holder(&self, dir: &Path) -> io::Result<Option<String>> {
+        FsStorage.lock_holder(dir)
+    }
+    fn read_small_file(&self, path: &Path, max_bytes: usize) -> io::Result<Option<Vec<u8>>> {
+        FsStorage.read_small_file(path, max_bytes)
+    }
+    fn replace_small_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        FsStorage.replace_small_file(path, bytes)
+    }
+    fn remove_small_file(&self, path: &Path) -> io::Result<()> {
+        FsStorage.remove_small_file(path)
+    }
+}
+
+/// Waits until every sealed segment (all but the newest) has its summary file, so the
+/// background summarizer holds no segment while compaction runs.
+fn wait_for_summaries(dir: &Path) -> TestResult {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let bases = support::segment_bases(dir)?;
+        let missing = bases
+            .iter()
+            .rev()
+            .skip(1)
+            .filter(|b| {
+                !support::segment_path(dir, **b)
+                    .with_extension("sum")
+                    .exists()
+            })
+            .count();
+        if missing == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{missing} sealed segments still without a summary").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn compaction_unmaps_each_retired_segment_before_removing_its_file() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("j");
+    let storage = Arc::new(WatchedFs::default());
+    let journal = Journal::open_with_storage(&dir, support::options(), storage.clone())?;
+    for i in 0..12_000u64 {
+        journal.append(Entry::push(1, i, i.cast_signed()))?;
+    }
+    journal.flush()?;
+    let before = support::segment_bases(&dir)?.len();
+    assert!(before >= 6, "the appends filled {before} segments");
+    wait_for_summaries(&dir)?;
+    journal.compact()?;
+    let removed = storage.removed.lock().map_err(|_| "poisoned")?.clone();
+    assert!(
+        removed.len() >= before - 2,
+        "compaction removed {} of {before} segment files",
+        removed.len()
+    );
+    let while_mapped = storage
+        .removed_while_mapped
+        .lock()
+        .map_err(|_| "poisoned")?
+        .clone();
+    assert!(
+        while_mapped.is_empty(),
+        "segment files removed while still mapped: {while_mapped:?}"
+    );
+    journal.close()?;
+    Ok(())
+}
