@@ -2,16 +2,24 @@
 //! for a truncated torn tail; an `error!` for poisoning; and nothing at INFO or above
 //! from the append path. A capturing subscriber records every span and event of the
 //! thread it is installed on.
+//!
+//! tracing caches each callsite's interest process-wide, decided by the thread that
+//! first reaches it: with only the capture registered, a journal thread or a sibling
+//! test without a subscriber (`NoSubscriber`: never) could settle a callsite as never
+//! enabled, and the capture would miss its spans. An anchor dispatcher that is always
+//! registered and answers "sometimes", and the capture answering "sometimes" too, keep
+//! every callsite asking the current thread's subscriber each time.
 
 use std::fmt::Debug;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use checkpoint_journal::storage::sim::SimStorage;
 use checkpoint_journal::{Entry, Journal, Options};
 use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id};
-use tracing::{Event, Level, Subscriber};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// One span opened or one event emitted.
@@ -43,7 +51,33 @@ impl Visit for Fields<'_> {
     }
 }
 
+/// Registered for the whole run so that no callsite's interest is cached as never.
+struct Anchor;
+
+impl Subscriber for Anchor {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+static ANCHOR: OnceLock<Dispatch> = OnceLock::new();
+
 impl<S: Subscriber> Layer<S> for Capture {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
         let mut fields = Vec::new();
         attrs.record(&mut Fields(&mut fields));
@@ -79,9 +113,13 @@ impl Capture {
 
     /// Runs `f` with this capture as the thread's subscriber; returns what it saw.
     fn run<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<Seen>) {
+        ANCHOR.get_or_init(|| Dispatch::new(Anchor));
         self.0.lock().expect("capture").clear();
         let subscriber = tracing_subscriber::registry().with(self.clone());
-        let out = tracing::subscriber::with_default(subscriber, f);
+        let out = tracing::subscriber::with_default(subscriber, || {
+            tracing::callsite::rebuild_interest_cache();
+            f()
+        });
         (out, self.0.lock().expect("capture").clone())
     }
 }
