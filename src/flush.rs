@@ -64,6 +64,8 @@ struct Waiters {
     /// them all and unparks each, so a woken follower reads atomics only (no herd on
     /// this mutex, as a `notify_all` would make).
     parked: Vec<thread::Thread>,
+    /// Followers the first follower the leader woke is to unpark (`wake_waiters`).
+    handoff: Vec<thread::Thread>,
 }
 
 /// The adaptive gather waits at most the last sync's duration divided by this.
@@ -95,6 +97,8 @@ pub struct Frontier {
     /// `Waiters::epoch`, stored under `waiters` when it moves: a parked follower reads it
     /// without the lock once unparked.
     epoch: AtomicU64,
+    /// `Waiters::handoff` is not empty (set and cleared under `waiters`).
+    handoff: AtomicBool,
     /// Nanoseconds the last successful sync took (bounds the adaptive gather).
     last_sync_ns: AtomicU64,
     // --- stats (Journal::stats) ---
@@ -119,6 +123,7 @@ impl Frontier {
             durable_changed: Condvar::new(),
             waiters: Mutex::new(Waiters::default()),
             epoch: AtomicU64::new(0),
+            handoff: AtomicBool::new(false),
             last_sync_ns: AtomicU64::new(0),
             flush_stats: FlushCounters::default(),
             lag: LagClock::default(),
@@ -282,6 +287,10 @@ impl Frontier {
         while parked && self.epoch.load(Ordering::Acquire) == epoch {
             thread::park();
         }
+        if parked && self.handoff.swap(false, Ordering::Relaxed) {
+            let handed = std::mem::take(&mut lock(&self.waiters).handoff);
+            handed.iter().for_each(thread::Thread::unpark);
+        }
         guard
     }
 
@@ -395,24 +404,27 @@ impl Frontier {
         self.durable.load(Ordering::Acquire)
     }
 
-    /// Moves the flush epoch and wakes everyone waiting for it: the parked followers one
-    /// by one (each reads the epoch and the durable frontier, not the mutex) and the
-    /// `wait_durable` sleepers.
+    /// Moves the flush epoch and wakes the `wait_durable` sleepers and the parked
+    /// followers (which then read atomics, not the mutex): the leader unparks half of
+    /// them, the first of those to run the other half, so that the wake-ups (a system
+    /// call and a context switch each) run on two cores at once.
     fn wake_waiters(&self) {
-        // The flush epoch moves under `waiters`, which orders it after any follower's
-        // check-then-register.
-        let parked = {
+        // The epoch moves under `waiters`, after any follower's check-then-register.
+        let mine = {
             let mut w = lock(&self.waiters);
+            let mut mine = std::mem::take(&mut w.parked);
+            let handed = mine.split_off(mine.len() - mine.len() / 2);
+            w.handoff.extend(handed);
+            // Before the epoch's Release: a follower that sees the new epoch sees this.
+            self.handoff.store(!w.handoff.is_empty(), Ordering::Relaxed);
             w.epoch = w.epoch.wrapping_add(1);
-            // Release: pairs with the Acquire in `follow`.
+            // Release: pairs with the Acquire in `arrive`.
             self.epoch.store(w.epoch, Ordering::Release);
             w.writers = w.arrivals.saturating_sub(w.prev_mark);
             self.durable_changed.notify_all();
-            std::mem::take(&mut w.parked)
+            mine
         };
-        for follower in parked {
-            follower.unpark();
-        }
+        mine.iter().for_each(thread::Thread::unpark);
     }
 }
 
