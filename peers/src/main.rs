@@ -64,7 +64,7 @@ fn parse_args() -> Result<Args> {
         only: Vec::new(),
         sizes: Sizes {
             async_count: 1_000_000,
-            async_batches: 2_000,
+            async_batches: 8_000,
             sync_count: 200,
             sync_batches: 50,
             group_window: Duration::from_secs(1),
@@ -207,12 +207,6 @@ fn run_once(
     if wants("replay") {
         runner::replay(run, sizes, peers, scratch, records)?;
     }
-    records.ratio_to_reference(
-        run,
-        ("async_batch_1024", "GB/s"),
-        ("memcpy_24k_blocks", "GB/s"),
-        "fraction of memcpy",
-    );
     records.ratio_to_reference(
         run,
         ("sync_each", "p50 µs"),

@@ -90,10 +90,9 @@ fn micros(d: Option<Duration>) -> f64 {
 const ASYNC_ROUNDS: u64 = 20;
 
 /// Times `per_round` calls of each operation per round, over `ASYNC_ROUNDS` rounds after
-/// one untimed round, the order rotating every round; returns, for each operation, its
-/// median round time times `ASYNC_ROUNDS` (a round in which the thread lost its core to
-/// another process counts no more than any other).
-fn interleaved(ops: &mut [AppendOp], per_round: u64) -> Result<Vec<Duration>> {
+/// one untimed round, the order rotating every round; returns, for each operation, the
+/// time of each of its rounds.
+fn interleaved(ops: &mut [AppendOp], per_round: u64) -> Result<Vec<Vec<Duration>>> {
     // One untimed round first: the first writes into a new log's files cost a page
     // fault per page (see docs/PERFORMANCE.md), which is not append throughput.
     for op in ops.iter_mut() {
@@ -113,11 +112,26 @@ fn interleaved(ops: &mut [AppendOp], per_round: u64) -> Result<Vec<Duration>> {
             rounds[at].push(start.elapsed());
         }
     }
-    let rounds_u32 = u32::try_from(ASYNC_ROUNDS)?;
-    Ok(rounds
-        .iter_mut()
-        .map(|r| percentile(r, 0.5).unwrap_or_default() * rounds_u32)
-        .collect())
+    Ok(rounds)
+}
+
+/// The median round time times `ASYNC_ROUNDS`: a round in which the thread lost its core
+/// to another process counts no more than any other.
+fn median_total(rounds: &[Duration]) -> Result<Duration> {
+    let mut sorted = rounds.to_vec();
+    Ok(percentile(&mut sorted, 0.5).unwrap_or_default() * u32::try_from(ASYNC_ROUNDS)?)
+}
+
+/// The median over rounds of `reference / log` round times for the same bytes: the
+/// fraction of the reference's speed, each round's pair measured within one round.
+fn median_round_ratio(reference: &[Duration], log: &[Duration]) -> f64 {
+    let mut ratios: Vec<f64> = reference
+        .iter()
+        .zip(log)
+        .map(|(r, l)| r.as_secs_f64() / l.as_secs_f64().max(1e-12))
+        .collect();
+    ratios.sort_unstable_by(f64::total_cmp);
+    ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The async workloads of run `run`: single appends on every log, interleaved; then
@@ -152,19 +166,22 @@ pub(crate) fn async_appends(
             }
         }
         let per_round = (calls / ASYNC_ROUNDS).max(1);
-        let totals = interleaved(&mut ops, per_round)?;
+        let rounds = interleaved(&mut ops, per_round)?;
         drop(ops);
         scratch.remove_fresh_dirs();
         let entries = per_round * ASYNC_ROUNDS * batch_len as u64;
-        for (name, total) in names.into_iter().zip(totals) {
-            let rate = per_second(entries, total);
-            if name == REFERENCE {
+        for (name, log_rounds) in names.iter().zip(&rounds) {
+            let rate = per_second(entries, median_total(log_rounds)?);
+            if *name == REFERENCE {
                 out.push(run, name, "memcpy_24k_blocks", "GB/s", rate * 24.0 / 1e9);
                 continue;
             }
             out.push(run, name, workload, "entries/s", rate);
             if batch_len > 1 {
                 out.push(run, name, workload, "GB/s", rate * 24.0 / 1e9);
+                // The memcpy reference is the first operation.
+                let ratio = median_round_ratio(&rounds[0], log_rounds);
+                out.push(run, name, workload, "fraction of memcpy", ratio);
             }
         }
     }
