@@ -17,21 +17,28 @@
 //!   of words), memcpy, `crc32c::crc32c` (the checksum floor of validated replay), and
 //!   `ref_frame_crc`: `format::crc::frame_crc` once per frame of the layout over the same
 //!   payload (one call per 40-byte frame for single entries: the floor of checking
-//!   single-entry frames one by one).
+//!   single-entry frames one by one);
+//! - `open_clean`, `open_clean_read_ref`: `open` and `open_read_ref` after a clean close:
+//!   the clean-shutdown claim (`journal.clean`) is put back before each open (untimed),
+//!   so open skips the look-ahead over the zero tail. The other benches run without it.
 //!
 //! `replay_fixed/open_empty_64m` opens a journal holding only its close marker: the part
-//! of `open` that does not depend on the number of entries.
+//! of `open` that does not depend on the number of entries (`_clean`: with the claim).
 
 #[path = "common/mod.rs"]
 mod common;
 
 use std::hint::black_box;
 use std::path::Path;
+use std::time::Duration;
 
 use checkpoint_journal::format::crc::frame_crc;
 use checkpoint_journal::{Entry, Frame, FrameRef, Journal, Options};
 use common::Clock;
-use criterion::{criterion_group, Criterion, Throughput};
+use criterion::{criterion_group, Bencher, Criterion, Throughput};
+
+/// The clean-shutdown file a clean close leaves (docs/FORMAT.md "Clean-shutdown file").
+const CLEAN_FILE: &str = "journal.clean";
 
 /// Entries in each journal.
 const ENTRIES: u64 = 1 << 20;
@@ -119,9 +126,52 @@ fn open_and_read(dir: &Path, borrowed: bool) -> u64 {
     read
 }
 
+/// Closes the journal in `dir` cleanly once more and takes its clean-shutdown claim out
+/// of the directory, so that the plain `open` benches read the tail; `open_clean` puts
+/// it back before each open.
+fn take_claim(dir: &Path) -> Vec<u8> {
+    Journal::open(dir, reopen_options())
+        .expect("open")
+        .close()
+        .expect("close");
+    let path = dir.join(CLEAN_FILE);
+    let claim = std::fs::read(&path).expect("a clean close leaves its claim");
+    std::fs::remove_file(&path).expect("remove the claim");
+    claim
+}
+
+/// Opens `dir` with its clean-shutdown claim put back before each open (untimed), and
+/// reads every entry through `next_ref` when `read`; as `open_and_read`, the release
+/// of the journal is timed too.
+fn bench_open_clean(b: &mut Bencher<'_, Clock>, dir: &Path, claim: &[u8], read: bool) {
+    let clock = common::clock();
+    b.iter_custom(|iters| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            std::fs::write(dir.join(CLEAN_FILE), claim).expect("put the claim back");
+            let start = clock.now();
+            let journal = Journal::open(dir, reopen_options()).expect("open");
+            assert!(
+                journal.recovery_report().clean_shutdown,
+                "the claim is used"
+            );
+            let n = if read {
+                read_all_ref(&journal)
+            } else {
+                journal.recovery_report().entries_replayed
+            };
+            journal.close_without_flush();
+            total += clock.since(start);
+            black_box(n);
+        }
+        total
+    });
+}
+
 fn bench_layout(c: &mut Criterion<Clock>, name: &str, per_frame: u64, sources: u64) {
     let dir = common::scratch_dir();
     let bytes = build(dir.path(), per_frame, sources);
+    let claim = take_claim(dir.path());
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::ElementsAndBytes {
         elements: ENTRIES,
@@ -136,6 +186,12 @@ fn bench_layout(c: &mut Criterion<Clock>, name: &str, per_frame: u64, sources: u
     });
     group.bench_function("open_read_ref", |b| {
         b.iter(|| black_box(open_and_read(dir.path(), true)));
+    });
+    group.bench_function("open_clean", |b| {
+        bench_open_clean(b, dir.path(), &claim, false);
+    });
+    group.bench_function("open_clean_read_ref", |b| {
+        bench_open_clean(b, dir.path(), &claim, true);
     });
     let journal = Journal::open(dir.path(), reopen_options()).expect("open");
     group.bench_function("read_from", |b| {
@@ -191,9 +247,13 @@ fn bench_replay(c: &mut Criterion<Clock>) {
         .expect("create")
         .close()
         .expect("close");
+    let claim = take_claim(dir.path());
     let mut group = c.benchmark_group("replay_fixed");
     group.bench_function("open_empty_64m", |b| {
         b.iter(|| black_box(open_and_release(dir.path())));
+    });
+    group.bench_function("open_empty_64m_clean", |b| {
+        bench_open_clean(b, dir.path(), &claim, false);
     });
     group.finish();
 }

@@ -27,14 +27,16 @@ use crate::options::RecoveryMode;
 use crate::region;
 use crate::segment::{self, Segment};
 use crate::state::State;
-use crate::storage::{Storage, Words};
-use crate::sync::{Arc, Ordering};
+use crate::storage::Storage;
+use crate::sync::Arc;
 
+mod clean; // the clean-shutdown claim
 mod recycled;
 mod replay;
 mod report;
 mod seal;
 // Compaction: the snapshot open starts from.
+mod settle;
 mod snapshots;
 mod summaries; // segment summaries
 mod table;
@@ -42,10 +44,10 @@ mod zero;
 
 pub(crate) use seal::seal_older_format;
 
+pub(crate) use clean::record as record_clean_shutdown;
 pub use report::{Dropped, Inspection, RecoveryReport, SegmentInfo};
 pub use snapshots::{SkippedSnapshot, SnapshotInfo};
 pub use table::RecoveryCase;
-use table::{action, classify, Action, Evidence};
 pub(crate) use zero::next_non_zero;
 
 /// The recovered journal: its segments, state, and where appends continue.
@@ -126,6 +128,7 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
         ..RecoveryReport::default()
     };
     recycled::remove_free_files(ctx, &mut report)?;
+    let clean = clean::take(ctx, &mut report)?;
     let segments = open_segments(ctx, &mut report)?;
     if ctx.apply && !segments.is_empty() {
         // A segment created by a process that crashed before its directory fsync is
@@ -137,6 +140,7 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
     }
     let Some(first) = segments.first() else {
         snapshots::refuse_orphans(ctx)?;
+        clean.remove(ctx)?;
         return Ok(None);
     };
     let journal_id = first.header.journal_id;
@@ -152,27 +156,28 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
         ScanEnd::Full(end) => end,
         ScanEnd::Invalid { pos, fault, claim } => {
             summaries::invalidate_from(ctx, &segments, pos, &loaded, &mut report)?;
-            settle(ctx, &segments, pos, fault, claim, &mut report)?
+            if clean.holds(journal_id, &segments, pos, fault, &mut report) {
+                // A clean close left every byte after `pos` zero and everything below
+                // it durable (docs/DURABILITY.md "Clean shutdown").
+                (report.case, report.durable_claim) = (Some(RecoveryCase::CleanEnd), Lsn(claim));
+                report.clean_shutdown = true;
+                pos
+            } else {
+                settle::settle(ctx, &segments, pos, fault, claim, &mut report)?
+            }
         }
     };
     let segments = drop_empty_tail(ctx, segments, end, &mut report)?;
     summaries::report_missing(&loaded, &segments, start.from, &mut report);
-    for seg in segments.iter().filter(|s| ctx.apply && s.base() < end) {
+    let unsynced = ctx.apply && !report.clean_shutdown;
+    for seg in segments.iter().filter(|s| unsynced && s.base() < end) {
         seg.sync(seg.base(), end.min(seg.end()))?;
     }
-    report.segments = segments
-        .iter()
-        .map(|s| SegmentInfo {
-            path: s.path.clone(),
-            base_lsn: Lsn(s.base()),
-            end_lsn: Lsn(s.end()),
-            size_bytes: s.header.segment_size_bytes,
-            created_at_ms: s.header.created_at_ms,
-        })
-        .collect();
+    report.segments = segments.iter().map(|s| segment_info(s)).collect();
     report.end_lsn = Lsn(end);
     state.end = Lsn(end);
     report.duration = started.elapsed();
+    clean.remove(ctx)?;
     if report.torn_bytes > 0 || report.dropped.is_some() {
         tracing::warn!(end, torn_bytes = report.torn_bytes, dropped = ?report.dropped, "recovery truncated the journal");
     }
@@ -183,6 +188,16 @@ fn run(ctx: &Ctx<'_>) -> Result<Option<Recovered>> {
         report,
         checked_from,
     }))
+}
+
+fn segment_info(s: &Segment) -> SegmentInfo {
+    SegmentInfo {
+        path: s.path.clone(),
+        base_lsn: Lsn(s.base()),
+        end_lsn: Lsn(s.end()),
+        size_bytes: s.header.segment_size_bytes,
+        created_at_ms: s.header.created_at_ms,
+    }
 }
 
 /// Removes the segments that start at or after `end` (beyond the first): they hold no
@@ -368,124 +383,6 @@ fn scan(
     folds.commit(state);
     report.durable_claim = Lsn(claim);
     Ok(ScanEnd::Full(end))
-}
-
-/// Gathers evidence after the first invalid frame, applies the decision table, and
-/// truncates if it says so. Returns the LSN where appends continue.
-fn settle(
-    ctx: &Ctx<'_>,
-    segments: &[Arc<Segment>],
-    pos: u64,
-    fault: FrameFault,
-    claim: u64,
-    report: &mut RecoveryReport,
-) -> Result<u64> {
-    let look = look_ahead(segments, pos);
-    let claim = claim.max(look.claim);
-    report.durable_claim = Lsn(claim);
-    let seg = segments
-        .iter()
-        .find(|s| s.contains(pos))
-        .ok_or(Error::InvalidLsn {
-            lsn: Lsn(pos),
-            first: report.first_lsn,
-            end: Lsn(pos),
-        })?;
-    let evidence = Evidence {
-        below: pos < claim,
-        valid_after: look.valid_frames > 0,
-        zero_after: look.zero,
-        stale: recycled::stale_at(seg, pos),
-    };
-    let case = classify(evidence);
-    report.case = Some(case);
-    match action(case, ctx.mode) {
-        Action::Accept => Ok(pos),
-        Action::Fail if case == RecoveryCase::DurableDamage => Err(corrupt(
-            &seg.path,
-            pos,
-            seg.file_offset(pos),
-            CorruptionKind::Frame(fault),
-        )),
-        Action::Fail => Err(Error::TornTail {
-            path: seg.path.clone(),
-            lsn: Lsn(pos),
-        }),
-        Action::Truncate => {
-            report.dropped = (case != RecoveryCase::StaleEnd).then(|| Dropped {
-                from: Lsn(pos),
-                to: Lsn(look.last_valid_end.max(pos)),
-                valid_frames: look.valid_frames,
-                fault: format!("{fault:?}"),
-            });
-            report.torn_bytes = truncate(segments, pos, ctx.apply)?;
-            Ok(pos)
-        }
-    }
-}
-
-struct LookAhead {
-    claim: u64,
-    valid_frames: u64,
-    last_valid_end: u64,
-    zero: bool,
-}
-
-/// Scans every 8-byte position after `pos` for valid frames (their checksums are bound
-/// to their LSN, so a match is a frame written there) and for non-zero bytes.
-///
-/// A header is only tried where the publication word is non-zero (`read_header` finds
-/// nothing at a zero word), so the unwritten rest of a segment costs one load per word.
-fn look_ahead(segments: &[Arc<Segment>], pos: u64) -> LookAhead {
-    let mut out = LookAhead {
-        claim: 0,
-        valid_frames: 0,
-        last_valid_end: pos,
-        zero: true,
-    };
-    for seg in segments.iter().filter(|s| s.end() > pos) {
-        let data = seg.data();
-        let mut i = seg.word_at(pos.max(seg.base()));
-        while let Some(found) = next_non_zero(data, i) {
-            out.zero = false;
-            let q = seg.base() + found as u64 * 8;
-            let room = usize::try_from(seg.end() - q).unwrap_or(usize::MAX);
-            i = found + 1;
-            if q > pos && room >= FRAME_HEADER_LEN {
-                if let Ok(h) = region::read_header(data, found, q, room) {
-                    out.claim = out.claim.max(h.durable_claim(q));
-                    out.valid_frames += 1;
-                    out.last_valid_end = q + h.frame_len() as u64;
-                    i = found + h.frame_len() / 8;
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Zeroes every non-zero word from `pos` to the end of the last segment and makes the
-/// zeroing durable; returns the bytes zeroed (with `apply` false, only counts them).
-fn truncate(segments: &[Arc<Segment>], pos: u64, apply: bool) -> Result<u64> {
-    let mut zeroed = 0u64;
-    for seg in segments.iter().filter(|s| s.end() > pos) {
-        let from = pos.max(seg.base());
-        let data = seg.data();
-        let mut touched = false;
-        let mut i = seg.word_at(from);
-        while let Some(found) = next_non_zero(data, i) {
-            if apply {
-                data.store(found, 0, Ordering::Relaxed);
-            }
-            zeroed += 8;
-            touched = apply;
-            i = found + 1;
-        }
-        if touched {
-            seg.sync(from, seg.end())?;
-        }
-    }
-    Ok(zeroed)
 }
 
 fn corrupt(path: &Path, lsn: u64, offset: u64, kind: CorruptionKind) -> Error {

@@ -38,7 +38,9 @@ impl Peer for Cpj {
          `append_batch`; sync = `Durability::Sync` (msync of the written range, group commit); \
          replay = `Journal::open` + `read_from(first_lsn)` over every frame through \
          `Reader::next_ref` (entries borrowed from the reader's reused buffer; the frames \
-         recovery validated are not checksummed a second time)"
+         recovery validated are not checksummed a second time); the data set is closed \
+         with `close`, so open finds the clean-shutdown claim and does not read the zero \
+         tail of the last segment"
     }
 
     fn async_appender(&self, dir: &Path, batch_len: usize) -> Result<Option<AppendOp>> {

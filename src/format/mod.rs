@@ -1,6 +1,8 @@
 //! The on-disk format: encode, decode and validate, nothing else (docs/FORMAT.md is the
 //! normative spec; each submodule opens with its byte table).
 
+// Clean shutdown (`journal.clean`).
+pub mod clean_file;
 pub mod crc;
 pub mod frame;
 pub mod limits;

@@ -47,10 +47,12 @@ impl Journal {
         self.log.frontier.check_poison()?;
         flush::flush_all(&self.log)?;
         self.log.append_marker()?;
-        flush::flush_all(&self.log)?;
+        let end = flush::flush_all(&self.log)?;
         lock(&self.summarizer).catch_up(&self.log);
         // Retired files kept for recycling are not part of the journal.
         self.log.drop_free_files();
+        // Last: the next open may skip reading the tail (docs/DURABILITY.md).
+        crate::recovery::record_clean_shutdown(&self.log, end);
         Ok(())
     }
 }

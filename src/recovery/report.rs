@@ -85,6 +85,12 @@ pub struct RecoveryReport {
     /// never finished, and summaries of segments at or after a first invalid frame. In a
     /// dry run, the files opening would remove.
     pub summaries_removed: Vec<PathBuf>,
+    // Clean shutdown.
+    /// The end was taken from the clean-shutdown file a clean close left
+    /// (`journal.clean`): the rest of the last segment was not read.
+    pub clean_shutdown: bool,
+    /// A clean-shutdown file that was found and removed but not used, with why.
+    pub clean_shutdown_ignored: Option<String>,
 }
 
 /// A segment as recovery found it.
