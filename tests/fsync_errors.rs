@@ -290,6 +290,13 @@ fn a_failed_header_sync_of_a_preallocated_segment_poisons() {
     rig.sim
         .fail_next_sync_where(|path, offset, _| offset == 0 && is_second_segment(path));
     let journal = rig.open(Durability::Sync, true);
+    // The spare asked for at open is made once the first segment is 1/16 full; these
+    // appends stay in the first segment, so only the preallocator reaches the second.
+    for _ in 0..SEGMENT_BYTES / 16 / 40 + 2 {
+        if rig.append(&journal).is_err() {
+            break;
+        }
+    }
     assert!(
         wait_until(|| rig.sim.faults_fired() == 1),
         "the preallocator hit the failure"

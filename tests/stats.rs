@@ -310,3 +310,31 @@ fn durable_lag_in_time_stays_zero_in_sync_mode_and_is_unknown_from_files() {
     assert!(journal.stats().to_string().contains("waiting up to 0 µs"));
     journal.close().unwrap();
 }
+
+/// The spare asked for at open waits until the first segment is 1/16 full (its creation
+/// competed with the first `Sync` appends), then is made in the background.
+#[test]
+fn the_first_spare_is_made_once_the_first_segment_fills() {
+    let sim = SimStorage::new(12);
+    let options = small().preallocate(true).durability(Durability::Async);
+    let journal = Journal::open_with_storage("/j", options, Arc::new(sim)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!journal.stats().segments.spare, "no spare right after open");
+    let single = entries_frame(1);
+    for i in 0..SEGMENT_BYTES / 16 / single + 2 {
+        journal.append(Entry::push(1, i, 0)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !journal.stats().segments.spare && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(
+        journal.stats().segments.spare,
+        "the spare once 1/16 is reserved"
+    );
+    assert_eq!(
+        journal.stats().segments.live,
+        1,
+        "still in the first segment"
+    );
+}
