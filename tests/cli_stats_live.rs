@@ -104,7 +104,12 @@ fn stats_from_another_process_are_the_writers_exact_figures_until_it_dies() -> T
     let dir = tempfile::tempdir()?;
     let mut child = spawn_writer(dir.path())?;
     let entries = BATCHES * BATCH;
-    let v = stats_until(dir.path(), |v| v["appends"]["entries"] == entries)?;
+    // The writer's last step is a flush: wait for a snapshot published after it (one
+    // published between the last append and that flush has every entry but not the
+    // flush).
+    let v = stats_until(dir.path(), |v| {
+        v["appends"]["entries"] == entries && v["flushes"]["count"] == BATCHES / PER_FLUSH
+    })?;
     assert_eq!(v["schema"], "cpj.stats.v2");
     assert_eq!(v["source"], "live");
     assert_eq!(v["writer"]["state"], "live", "{v}");
