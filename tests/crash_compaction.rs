@@ -90,7 +90,7 @@ fn wait_for_summaries(storage: &SimStorage, dir: &Path) -> TestResult {
             .list_dir(dir)?
             .into_iter()
             .map(|e| e.name.to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".seg"))
+            .filter(|n| Path::new(n).extension().is_some_and(|e| e == "seg"))
             .collect();
         segments.sort();
         segments.pop();
