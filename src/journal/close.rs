@@ -59,15 +59,16 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        self.log.release_thread_cache();
         if self.abandoned {
             self.stop_threads();
-            return;
-        }
-        if let Err(e) = self.shutdown() {
+        } else if let Err(e) = self.shutdown() {
             if !matches!(e, Error::Poisoned { .. }) {
                 tracing::warn!(error = %e, dir = %self.log.dir.display(), "flush on drop failed");
             }
         }
+        // Last: the close marker `shutdown` writes goes through this thread's cache, and
+        // a cache entry left behind would keep the segment mapped until this thread's
+        // next append (to any journal), which would then pay for the unmapping.
+        self.log.release_thread_cache();
     }
 }
