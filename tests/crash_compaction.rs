@@ -4,12 +4,12 @@
 //! dirty page, every dirty page, a random subset, a torn page) and a process crash would
 //! leave; every such image must open, and its state must be exactly the acknowledged one.
 
+mod support;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use checkpoint_journal::storage::sim::{CrashPolicy, SimStorage};
-use checkpoint_journal::storage::Storage;
 use checkpoint_journal::{CheckpointRecord, Durability, Entry, Journal, Options, State};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -79,34 +79,6 @@ fn record_images(storage: &SimStorage, images: &Images) {
             all.extend(taken);
         }
     });
-}
-
-/// Waits until every sealed segment (all but the newest) in `dir` has a durable summary:
-/// the summarizer's last step, its directory sync, is then done.
-fn wait_for_summaries(storage: &SimStorage, dir: &Path) -> TestResult {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut segments: Vec<String> = storage
-            .list_dir(dir)?
-            .into_iter()
-            .map(|e| e.name.to_string_lossy().into_owned())
-            .filter(|n| Path::new(n).extension().is_some_and(|e| e == "seg"))
-            .collect();
-        segments.sort();
-        segments.pop();
-        let durable = storage.durable_files();
-        let missing = segments
-            .iter()
-            .filter(|s| !durable.contains(&dir.join(s.replace(".seg", ".sum"))))
-            .count();
-        if missing == 0 {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{missing} sealed segments without a summary").into());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn reopen(image: SimStorage, dir: &Path) -> TestResult<State> {
@@ -183,7 +155,9 @@ fn a_crash_before_the_directory_sync_leaves_the_previous_snapshot() -> TestResul
     append(&journal, 2_000, 2_000)?;
     // Fail the directory sync that would publish the second snapshot's name; first let
     // the summarizer finish, so that its own directory sync does not take the failure.
-    wait_for_summaries(&storage, dir)?;
+    // Durable summaries: the summarizer's last step, its directory sync, is then done.
+    let durable = |sum: &Path| storage.durable_files().iter().any(|f| f == sum);
+    support::wait_for_summaries(&storage, dir, durable)?;
     storage.fail_next_sync_dir();
     assert!(journal.compact().is_err());
     let image = storage.crash_image(CrashPolicy::NONE);

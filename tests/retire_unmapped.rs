@@ -13,7 +13,6 @@ mod support;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use checkpoint_journal::storage::{DirEntry, DirLock, FsStorage, MappedFile, Storage};
 use checkpoint_journal::{Entry, Journal};
@@ -87,32 +86,6 @@ impl Storage for WatchedFs {
     }
 }
 
-/// Waits until every sealed segment (all but the newest) has its summary file, so the
-/// background summarizer holds no segment while compaction runs.
-fn wait_for_summaries(dir: &Path) -> TestResult {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let bases = support::segment_bases(dir)?;
-        let missing = bases
-            .iter()
-            .rev()
-            .skip(1)
-            .filter(|b| {
-                !support::segment_path(dir, **b)
-                    .with_extension("sum")
-                    .exists()
-            })
-            .count();
-        if missing == 0 {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{missing} sealed segments still without a summary").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn compaction_unmaps_each_retired_segment_before_removing_its_file() -> TestResult {
     let tmp = tempfile::tempdir()?;
@@ -125,7 +98,7 @@ fn compaction_unmaps_each_retired_segment_before_removing_its_file() -> TestResu
     journal.flush()?;
     let before = support::segment_bases(&dir)?.len();
     assert!(before >= 6, "the appends filled {before} segments");
-    wait_for_summaries(&dir)?;
+    support::wait_for_summaries(&FsStorage, &dir, Path::exists)?;
     journal.compact()?;
     let removed = storage.removed.lock().map_err(|_| "poisoned")?.clone();
     assert!(

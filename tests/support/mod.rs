@@ -213,3 +213,36 @@ pub(crate) fn is_published_stats(name: &std::ffi::OsStr) -> bool {
         || (name.starts_with("journal.stats.")
             && Path::new(&*name).extension().is_some_and(|e| e == "tmp"))
 }
+
+/// Waits (up to 20 s) until every sealed segment in `dir` (every segment file `storage`
+/// lists but the newest) has a summary that `summarized` accepts (given the summary's
+/// path), so that the background summarizer holds no segment and makes no storage
+/// operation of its own during what the test does next.
+pub(crate) fn wait_for_summaries(
+    storage: &dyn checkpoint_journal::storage::Storage,
+    dir: &Path,
+    summarized: impl Fn(&Path) -> bool,
+) -> TestResult {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut segments: Vec<PathBuf> = storage
+            .list_dir(dir)?
+            .into_iter()
+            .map(|e| dir.join(e.name))
+            .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+            .collect();
+        segments.sort();
+        segments.pop();
+        let missing = segments
+            .iter()
+            .filter(|s| !summarized(&s.with_extension("sum")))
+            .count();
+        if missing == 0 {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("{missing} sealed segments still without a summary").into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
